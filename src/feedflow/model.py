@@ -1,0 +1,154 @@
+"""The one record model shared by every layer: readers, cleaning, tagging, Beam transforms and writers.
+
+All records are frozen, slotted dataclasses made of plain values (str, int, float, tuples, UTC datetimes),
+so they pickle cheaply between Beam workers and can never be mutated behind a stage's back.
+
+Flow of records:
+
+    InputRef ──read──▶ RawArticle ──clean/identify──▶ Article ──tag──▶ Article(+entities, topics)
+        │                  │                              │
+        └──────────────────┴──────────── Rejection ◀──────┘   (one per record that cannot go on)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+#: Reader kinds, as recorded on every record (``RawArticle.kind``).
+KIND_TEXT = "text"
+KIND_JSON = "json"
+KIND_HTML = "html"
+KIND_FEED = "feed"
+
+
+@dataclass(frozen=True, slots=True)
+class InputRef:
+    """One unit of input to read: a local file or an http(s) URL.
+
+    ``origin`` is the command-line argument (or OPML file) it was found through, kept for error messages.
+    ``feed_url`` is set when the ref came out of an OPML outline (the feed's own URL).
+    """
+
+    location: str
+    is_url: bool = False
+    origin: str = ""
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A record that cannot become an article, with a snake_case ``reason`` and a short ``detail``.
+
+    ``input`` is the file path or URL, ``locator`` the position inside it ("" for the whole input,
+    "entry 3", "line 12", "item 0"), ``excerpt`` a short, printable sample of the offending bytes/text.
+    """
+
+    input: str
+    locator: str
+    reason: str
+    detail: str = ""
+    excerpt: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RawArticle:
+    """What a reader produces: one article as found in the input, not yet cleaned.
+
+    Exactly one of ``text`` (plain text, paragraphs separated by blank lines) or ``html`` (an HTML
+    fragment, e.g. a feed entry's content) carries the body; both may be None when the input had none
+    (the cleaner then rejects it as ``empty_body``). Datetimes are timezone-aware UTC.
+    """
+
+    input: str
+    locator: str
+    kind: str
+    url: str | None = None
+    guid: str | None = None
+    title: str | None = None
+    text: str | None = None
+    html: str | None = None
+    summary: str | None = None
+    published: datetime | None = None
+    authors: tuple[str, ...] = ()
+    source: str | None = None
+    feed_url: str | None = None
+    language_hint: str | None = None
+    fetched_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    """One cleaned paragraph of an article, kept even when it is a duplicate.
+
+    ``key_hash`` is the signed 64-bit hash of the paragraph's normalized dedup key; ``duplicate_of``
+    is the position of the first paragraph of the same article with the same key (None for firsts).
+    """
+
+    position: int
+    text: str
+    key_hash: int
+    duplicate_of: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One canonical named entity of an article, aggregated over its mentions.
+
+    ``first_offset`` is the character offset of the first mention in ``Article.text``.
+    """
+
+    entity: str
+    label: str
+    mentions: int
+    surface_forms: tuple[str, ...]
+    first_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class TopicScore:
+    """A top-level IPTC Media Topic (``medtop:11000000``) with a score in [0, 1] and its evidence."""
+
+    code: str
+    label: str
+    score: float
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A cleaned, identified article; tagging stages return copies with ``entities``/``topics`` set."""
+
+    article_id: str
+    input: str
+    locator: str
+    kind: str
+    url: str | None
+    source: str
+    feed_url: str | None
+    title: str
+    authors: tuple[str, ...]
+    published_at: datetime | None
+    fetched_at: datetime
+    summary: str | None
+    paragraphs: tuple[Paragraph, ...]
+    content_hash: str
+    language: str | None = None
+    language_hint: str | None = None
+    entities: tuple[Entity, ...] = ()
+    topics: tuple[TopicScore, ...] = ()
+    tagged_entities: bool = field(default=False)
+
+    @property
+    def body(self) -> tuple[str, ...]:
+        """The paragraphs that make the article's text: first copies only."""
+        return tuple(p.text for p in self.paragraphs if p.duplicate_of is None)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.body)
+
+    @property
+    def duplicate_paragraphs(self) -> int:
+        return sum(1 for p in self.paragraphs if p.duplicate_of is not None)
+

@@ -1,0 +1,1 @@
+"""Thin Apache Beam wrappers over feedflow.core."""
