@@ -12,7 +12,7 @@ Flow of records:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 #: Reader kinds, as recorded on every record (``RawArticle.kind``).
@@ -126,7 +126,7 @@ class Article:
     url: str | None
     source: str
     feed_url: str | None
-    title: str
+    title: str | None
     authors: tuple[str, ...]
     published_at: datetime | None
     fetched_at: datetime
@@ -137,7 +137,7 @@ class Article:
     language_hint: str | None = None
     entities: tuple[Entity, ...] = ()
     topics: tuple[TopicScore, ...] = ()
-    tagged_entities: bool = field(default=False)
+    entities_tagged: bool = False
 
     @property
     def body(self) -> tuple[str, ...]:

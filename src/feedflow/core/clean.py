@@ -1,0 +1,184 @@
+"""Text cleaning: raw article text or HTML → a list of clean paragraphs.
+
+Rules, applied to every paragraph (and to titles, as one line):
+
+1. Mojibake is repaired with ftfy, but only where ftfy's own badness check flags the text
+   (``ftfy.badness.is_bad``): fixing every string costs more than the rest of cleaning together.
+2. Unicode NFC; control and format characters (C0/C1 controls, zero-width spaces, BOMs, bidi
+   overrides) removed; every run of whitespace collapsed to one space. Typographic quotes are kept.
+3. A leading bullet glyph or list marker (``•``, ``·``, ``▪``, ``●``, ``‣``, ``►``, ``-``, ``*``, ``+``,
+   …, followed by a space) is stripped: "• Official says…" → "Official says…".
+4. Paragraphs that are empty, contain no letter or digit, or are boilerplate only are dropped.
+   Boilerplate is matched after folding case and punctuation, against ``DEFAULT_BOILERPLATE`` below
+   (or ``CleanConfig.boilerplate_lines``): "Advertisement", "Share this article", "Read more", …
+
+Plain text is split into paragraphs at blank lines; inside a block, a line that starts with a bullet
+starts a new paragraph and other line breaks are joined with a space (hard-wrapped text). HTML goes
+through :func:`feedflow.core.html.html_to_paragraphs` first.
+
+Cleaning is idempotent: ``clean_paragraphs(clean_paragraphs(x)) == clean_paragraphs(x)``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+import ftfy
+from ftfy.badness import is_bad
+
+from feedflow.config import CleanConfig
+
+#: Lines dropped as boilerplate (compared after :func:`fold_line`). Kept short and literal on purpose:
+#: cross-article boilerplate ("Sign up for our newsletter…" repeated per source) is a dedup concern.
+DEFAULT_BOILERPLATE: frozenset[str] = frozenset(
+    {
+        "advertisement",
+        "advertising",
+        "ad",
+        "sponsored",
+        "sponsored content",
+        "skip advertisement",
+        "story continues below advertisement",
+        "article continues below advertisement",
+        "continue reading",
+        "continue reading below",
+        "continue reading the main story",
+        "read more",
+        "read more here",
+        "click here",
+        "share",
+        "share this",
+        "share this article",
+        "share this story",
+        "share on facebook",
+        "share on twitter",
+        "tweet",
+        "email",
+        "print",
+        "comments",
+        "view comments",
+        "related articles",
+        "related stories",
+        "related",
+        "most read",
+        "follow us",
+        "subscribe",
+        "sign up",
+        "scroll to continue",
+        "scroll down for video",
+        "video",
+        "watch",
+        "listen",
+        "image",
+        "photo",
+        "loading",
+        "getty images",
+    }
+)
+
+_BULLET = re.compile(r"^(?:[•·▪▫◦‣∙●○■□◆◇►▸▶➢➤✓✔\-–—*+]\s+)+")
+_BULLET_LINE = re.compile(r"^\s*[•·▪▫◦‣∙●○■□◆◇►▸▶➢➤✓✔\-–—*+]\s+")
+_WS = re.compile(r"\s+")
+_BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*\n")
+_FOLD = re.compile(r"[\W_]+")
+_HAS_WORD = re.compile(r"[^\W_]")
+
+
+def _drop_controls(text: str) -> str:
+    """Controls (Cc) become spaces; format, surrogate, private-use and unassigned characters go."""
+    out: list[str] = []
+    for ch in text:
+        if ch.isspace():
+            out.append(ch)
+            continue
+        category = unicodedata.category(ch)
+        if category == "Cc":
+            out.append(" ")
+        elif category[0] != "C":
+            out.append(ch)
+    return "".join(out)
+
+
+def _needs_control_scan(text: str) -> bool:
+    return not text.isprintable()
+
+
+def clean_line(text: str) -> str:
+    """Clean one line of text: mojibake, NFC, controls, whitespace, a leading bullet.
+
+    Applied until nothing changes (at most four passes), so that cleaning is idempotent even where
+    one repair uncovers another (ftfy on text that was mojibake twice, a bullet behind a control)."""
+    for _ in range(4):
+        cleaned = _clean_once(text)
+        if cleaned == text:
+            break
+        text = cleaned
+    return text
+
+
+def _clean_once(text: str) -> str:
+    if not text:
+        return ""
+    if is_bad(text):
+        text = ftfy.fix_text(text, normalization="NFC", uncurl_quotes=False)
+    text = unicodedata.normalize("NFC", text)
+    if _needs_control_scan(text):
+        text = _drop_controls(text)
+    text = _WS.sub(" ", text).strip()
+    return _BULLET.sub("", text)
+
+
+def fold_line(text: str) -> str:
+    """Case- and punctuation-folded form used to compare against the boilerplate list."""
+    return _FOLD.sub(" ", text.casefold()).strip()
+
+
+def split_text(text: str) -> list[str]:
+    """Split plain text into raw paragraphs: blank lines separate them, bullets start new ones."""
+    out: list[str] = []
+    for block in _BLANK_LINES.split(text.replace("\r\n", "\n").replace("\r", "\n")):
+        current: list[str] = []
+        for line in block.split("\n"):
+            if _BULLET_LINE.match(line) and current:
+                out.append(" ".join(current))
+                current = []
+            if line.strip():
+                current.append(line.strip())
+        if current:
+            out.append(" ".join(current))
+    return out
+
+
+def clean_paragraphs(paragraphs: Iterable[str], config: CleanConfig | None = None) -> list[str]:
+    """Clean each paragraph and drop empty, wordless and boilerplate ones (order kept)."""
+    boilerplate = (config.boilerplate_lines if config else frozenset()) or DEFAULT_BOILERPLATE
+    min_chars = config.min_paragraph_chars if config else 1
+    out: list[str] = []
+    for raw in paragraphs:
+        text = clean_line(raw)
+        if len(text) < min_chars or not _HAS_WORD.search(text):
+            continue
+        if fold_line(text) in boilerplate:
+            continue
+        out.append(text)
+    return out
+
+
+def clean_text(text: str, config: CleanConfig | None = None) -> list[str]:
+    """Plain text → clean paragraphs."""
+    return clean_paragraphs(split_text(text), config)
+
+
+def clean_title(title: str | None) -> str | None:
+    """A title as one clean line, or None when nothing is left."""
+    if not title:
+        return None
+    return clean_line(title) or None
+
+
+def first_words(paragraphs: Sequence[str], limit: int = 200) -> str:
+    """A short excerpt of a body (used in reject details)."""
+    text = " ".join(paragraphs)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

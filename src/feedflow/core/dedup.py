@@ -1,0 +1,63 @@
+"""Paragraph dedup keys and within-article paragraph dedup.
+
+The dedup key folds away what does not change a paragraph's meaning for duplicate detection, in the
+spirit of CCNet's ``normalize_for_dedup`` and datatrove's ``simplify_text``:
+
+* Unicode NFD, then combining marks (accents) removed: "Café" → "cafe";
+* case folded; every digit → ``0`` ("May 28, 2021" ≡ "May 29, 2022");
+* punctuation and symbols → space; whitespace runs → one space; trimmed.
+
+The key is hashed with BLAKE2b to 64 bits and stored as a signed int64 (Parquet has no uint64 in
+every reader). BLAKE2b, not Python's ``hash()``, so keys are stable across processes and runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from feedflow.model import Paragraph
+
+_DIGITS = re.compile(r"\d")
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def normalize_for_dedup(text: str) -> str:
+    """The normalized dedup key of a paragraph (see module docstring)."""
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    folded = _DIGITS.sub("0", stripped.casefold())
+    return _NON_WORD.sub(" ", folded).strip()
+
+
+def hash64(text: str) -> int:
+    """Signed 64-bit BLAKE2b hash of a string."""
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def key_hash(text: str) -> int:
+    """The 64-bit hash of a paragraph's dedup key."""
+    return hash64(normalize_for_dedup(text))
+
+
+def dedup_paragraphs(texts: Sequence[str]) -> tuple[Paragraph, ...]:
+    """Mark later copies of a paragraph (same dedup key) as duplicates of the first; keep all."""
+    first: dict[int, int] = {}
+    out: list[Paragraph] = []
+    for position, text in enumerate(texts):
+        key = key_hash(text)
+        out.append(Paragraph(position=position, text=text, key_hash=key, duplicate_of=first.get(key)))
+        first.setdefault(key, position)
+    return tuple(out)
+
+
+def content_hash(paragraphs: Sequence[str]) -> str:
+    """Hex BLAKE2b-128 of the deduplicated body's dedup keys: equal for equal content."""
+    h = hashlib.blake2b(digest_size=16)
+    for text in paragraphs:
+        h.update(normalize_for_dedup(text).encode("utf-8", "surrogatepass"))
+        h.update(b"\n")
+    return h.hexdigest()
