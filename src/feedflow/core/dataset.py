@@ -1,0 +1,441 @@
+"""The output dataset on disk: rows per table, partition paths, staged part files and the atomic commit.
+
+Layout of a dataset folder ``DIR``::
+
+    DIR/articles/date=YYYY-MM-DD[/source=S]/<run_id>-<n>.parquet
+    DIR/paragraphs/…, DIR/entities/…          (same partitioning as articles)
+    DIR/rejects/date=YYYY-MM-DD/<run_id>-<n>.parquet
+    DIR/_runs/<run_id>.json                   run manifest: written last, it marks the run committed
+    DIR/_staging/<run_id>/                    a run's part files until its commit (never read by queries)
+    DIR/.feedflow.lock                        held by the one process writing to DIR
+
+Commit protocol (all or nothing, crash-safe):
+
+1. Workers write Parquet part files under ``_staging/<run_id>/<table>/<partition>/`` (each file written
+   to a temporary name, then renamed, so a listed file is always complete). The pipeline's last step
+   writes ``_staging/<run_id>/_files.json``: the files that the *successful* bundles produced, with row
+   counts. Files of retried or failed bundles are not listed and are never committed.
+2. After the pipeline finished, :func:`commit_run` checks every listed file (it exists, its Parquet
+   footer has the listed row count and the table's exact schema), then writes the journal
+   ``_staging/<run_id>/_commit.json`` (every move and the manifest) atomically.
+3. It then renames each file into its table folder (same filesystem: each rename is atomic), checks the
+   final files' row counts against the listing, writes ``_runs/<run_id>.json`` and removes the staging
+   folder.
+
+A process killed before step 2's journal exists leaves only a staging folder: :func:`recover` removes
+it (rolled back). Killed after it: :func:`recover` replays the journal (rolled forward). ``recover``
+runs at the start of every run under the lock, so the dataset is always either before or after a run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import quote
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from feedflow.core.schemas import TABLES, TableSchema, load_schemas
+from feedflow.model import Article, Rejection
+
+STAGING = "_staging"
+RUNS = "_runs"
+LOCK = ".feedflow.lock"
+FILE_LISTING = "_files.json"
+JOURNAL = "_commit.json"
+PARTITION_KEYS = ("date", "source")
+
+class DatasetError(RuntimeError):
+    """The dataset folder cannot be used; the message is one line."""
+
+
+class CommitError(DatasetError):
+    """A run's files failed a check before or during its commit (nothing partial stays visible)."""
+
+
+# ---------------------------------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True, slots=True)
+class TableRow:
+    """One row for one output table, with the relative partition folder it belongs in."""
+
+    table: str
+    partition: str
+    row: dict[str, Any]
+
+
+def safe_partition_value(value: str, limit: int = 120) -> str:
+    """A partition folder value that cannot escape DIR or surprise a filesystem, and that Hive readers
+    (DuckDB, Polars, pyarrow) decode back to the exact value: Hive-style percent-encoding of every
+    byte outside ``[A-Za-z0-9_.~-]`` (so ``/``, NUL, ``..`` and look-alikes are inert), a leading dot
+    encoded too; values longer than ``limit`` are cut and suffixed with a hash of the whole value.
+    """
+    encoded = quote(value.encode("utf-8", "surrogatepass"), safe="")
+    if encoded.startswith("."):
+        encoded = "%2E" + encoded[1:]
+    if not encoded:
+        return "unknown"
+    if len(encoded) > limit:
+        digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
+        head = encoded[: limit - 13]
+        head = head[: head.rfind("%")] if "%" in head[-2:] else head
+        encoded = f"{head}-{digest}"
+    return encoded
+
+
+def partition_path(day: date, source: str | None, partition_by: Sequence[str]) -> str:
+    parts = [f"date={day.isoformat()}"]
+    if "source" in partition_by and source is not None:
+        parts.append(f"source={safe_partition_value(source)}")
+    return "/".join(parts)
+
+
+def article_date(article: Article) -> date:
+    """The partition date: publication date in UTC when known, else the fetch (run) date."""
+    return (article.published_at or article.fetched_at).date()
+
+
+def article_rows(article: Article, run_id: str, partition_by: Sequence[str], version: int = 1) -> list[TableRow]:
+    """All rows an article contributes: one article row, its paragraphs and its entities."""
+    partition = partition_path(article_date(article), article.source, partition_by)
+    text = article.text
+    body = article.body
+    rows = [
+        TableRow(
+            "articles",
+            partition,
+            {
+                "article_id": article.article_id,
+                "version": version,
+                "url": article.url,
+                "source": article.source,
+                "feed_url": article.feed_url,
+                "title": article.title,
+                "authors": list(article.authors),
+                "published_at": article.published_at,
+                "fetched_at": article.fetched_at,
+                "language": article.language,
+                "summary": article.summary,
+                "text": text,
+                "word_count": len(text.split()),
+                "paragraph_count": len(body),
+                "duplicate_paragraphs": article.duplicate_paragraphs,
+                "topics": [
+                    {"code": t.code, "label": t.label, "score": t.score, "evidence": list(t.evidence)}
+                    for t in article.topics
+                ],
+                "entities_tagged": article.entities_tagged,
+                "content_hash": article.content_hash,
+                "input": article.input,
+                "locator": article.locator,
+                "kind": article.kind,
+                "run_id": run_id,
+            },
+        )
+    ]
+    rows.extend(
+        TableRow(
+            "paragraphs",
+            partition,
+            {
+                "article_id": article.article_id,
+                "position": p.position,
+                "text": p.text,
+                "key_hash": p.key_hash,
+                "duplicate_of": p.duplicate_of,
+                "run_id": run_id,
+            },
+        )
+        for p in article.paragraphs
+    )
+    rows.extend(
+        TableRow(
+            "entities",
+            partition,
+            {
+                "article_id": article.article_id,
+                "entity": e.entity,
+                "label": e.label,
+                "mentions": e.mentions,
+                "surface_forms": list(e.surface_forms),
+                "first_offset": e.first_offset,
+                "run_id": run_id,
+            },
+        )
+        for e in article.entities
+    )
+    return rows
+
+
+def reject_row(rejection: Rejection, run_id: str, run_date: date) -> TableRow:
+    return TableRow(
+        "rejects",
+        partition_path(run_date, None, ()),
+        {
+            "run_id": run_id,
+            "input": rejection.input,
+            "locator": rejection.locator,
+            "reason": rejection.reason,
+            "detail": rejection.detail,
+            "excerpt": rejection.excerpt,
+        },
+    )
+
+
+# -------------------------------------------------------------------------------------- part files
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenFile:
+    """A staged part file: its path relative to the run's staging folder and its row count."""
+
+    table: str
+    partition: str
+    path: str
+    rows: int
+
+
+def write_parquet_atomic(table: pa.Table, path: Path) -> None:
+    """Write a zstd Parquet file to a temporary name beside ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+class PartFileWriter:
+    """Buffers rows per (table, partition) and writes them as Parquet part files with exact schemas.
+
+    One writer per bundle: ``add`` returns the files it had to flush, ``flush`` the rest. Memory is
+    bounded by ``max_rows`` rows per open partition.
+    """
+
+    def __init__(self, staging_dir: str, schemas: Mapping[str, TableSchema], max_rows: int = 20_000) -> None:
+        self._staging = Path(staging_dir)
+        self._schemas = schemas
+        self._max_rows = max_rows
+        self._buffers: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+    def add(self, row: TableRow) -> list[WrittenFile]:
+        key = (row.table, row.partition)
+        buffer = self._buffers.setdefault(key, [])
+        buffer.append(row.row)
+        if len(buffer) >= self._max_rows:
+            return [self._write(key, self._buffers.pop(key))]
+        return []
+
+    def flush(self) -> list[WrittenFile]:
+        written = [self._write(key, rows) for key, rows in sorted(self._buffers.items())]
+        self._buffers.clear()
+        return written
+
+    def _write(self, key: tuple[str, str], rows: list[dict[str, Any]]) -> WrittenFile:
+        table, partition = key
+        schema = self._schemas[table].arrow
+        relpath = f"{table}/{partition}/part-{uuid.uuid4().hex}.parquet"
+        write_parquet_atomic(pa.Table.from_pylist(rows, schema=schema), self._staging / relpath)
+        return WrittenFile(table=table, partition=partition, path=relpath, rows=len(rows))
+
+
+# -------------------------------------------------------------------------------------- the dataset
+
+
+def _write_json_atomic(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2, ensure_ascii=False, default=str)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class Dataset:
+    """A dataset folder (see module docstring)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def staging_dir(self, run_id: str) -> Path:
+        return self.root / STAGING / run_id
+
+    def table_files(self, table: str) -> list[Path]:
+        """Committed Parquet files of a table, sorted (hidden temporary names excluded)."""
+        folder = self.root / table
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith("."))
+
+    def manifests(self) -> list[dict[str, Any]]:
+        folder = self.root / RUNS
+        if not folder.is_dir():
+            return []
+        out = []
+        for path in sorted(folder.glob("*.json")):
+            with open(path, encoding="utf-8") as handle:
+                out.append(json.load(handle))
+        return out
+
+    def check_writable(self) -> None:
+        """Create DIR if needed and prove it is writable; raise DatasetError with one line if not."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-probe-{uuid.uuid4().hex}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as err:
+            raise DatasetError(f"output folder {self.root} is not writable: {err.strerror or err}") from err
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the dataset's writer lock; a second writer gets DatasetError at once."""
+        self.check_writable()
+        path = self.root / LOCK
+        handle: TextIO = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the block
+        try:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as err:
+                if err.errno in (errno.EAGAIN, errno.EACCES):
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    raise DatasetError(f"{self.root} is being written by {holder}; try again later") from err
+                raise
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"feedflow pid {os.getpid()}")
+            handle.flush()
+            yield
+        finally:
+            handle.close()
+
+    # ---------------------------------------------------------------------------------- commit
+
+    def read_listing(self, run_id: str) -> list[WrittenFile]:
+        path = self.staging_dir(run_id) / FILE_LISTING
+        if not path.is_file():
+            raise CommitError(f"run {run_id} left no file listing at {path}: the pipeline did not finish")
+        with open(path, encoding="utf-8") as handle:
+            return [WrittenFile(**item) for item in json.load(handle)["files"]]
+
+    def commit_run(self, run_id: str, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Verify the run's staged files, journal the moves, move them into place, write the manifest.
+
+        Returns the manifest as written, with per-table ``rows`` and ``files`` added.
+        """
+        staging = self.staging_dir(run_id)
+        files = self.read_listing(run_id)
+        schemas = load_schemas()
+        rows = {table: 0 for table in TABLES}
+        moves: list[tuple[str, str]] = []
+        for n, item in enumerate(sorted(files, key=lambda f: f.path)):
+            source = staging / item.path
+            verify_part_file(source, schemas[item.table], item.rows)
+            rows[item.table] += item.rows
+            moves.append((item.path, f"{item.table}/{item.partition}/{run_id}-{n:05d}.parquet"))
+        stats = read_stats(str(staging))
+        emitted = {table: stats.get(f"rows_{table}", 0) for table in TABLES}
+        if emitted != rows:
+            raise CommitError(f"run {run_id}: rows sent to the writer {emitted} != rows in staged files {rows}")
+        document = dict(manifest)
+        document["rows"] = rows
+        document["files"] = {table: sum(1 for f in files if f.table == table) for table in TABLES}
+        _write_json_atomic(staging / JOURNAL, {"run_id": run_id, "moves": moves, "manifest": document})
+        self._apply_journal(run_id)
+        return document
+
+    def _apply_journal(self, run_id: str) -> None:
+        staging = self.staging_dir(run_id)
+        with open(staging / JOURNAL, encoding="utf-8") as handle:
+            journal = json.load(handle)
+        for src_rel, dst_rel in journal["moves"]:
+            src, dst = staging / src_rel, self.root / dst_rel
+            if src.exists():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+            elif not dst.exists():
+                raise CommitError(f"run {run_id}: {src_rel} vanished before it reached {dst_rel}")
+        manifest = journal["manifest"]
+        final_rows = {table: 0 for table in TABLES}
+        for _src_rel, dst_rel in journal["moves"]:
+            table = dst_rel.split("/", 1)[0]
+            final_rows[table] += pq.read_metadata(self.root / dst_rel).num_rows
+        if final_rows != manifest["rows"]:
+            raise CommitError(f"run {run_id}: rows in final files {final_rows} != staged {manifest['rows']}")
+        _write_json_atomic(self.root / RUNS / f"{run_id}.json", manifest)
+        shutil.rmtree(staging)
+
+    def abandon(self, run_id: str) -> bool:
+        """After a failure: remove the run's staging folder unless its commit journal exists — then
+        the moves have begun and only rolling forward (:meth:`recover`) keeps the tables whole.
+        Returns True when the run was rolled back."""
+        staging = self.staging_dir(run_id)
+        if (staging / JOURNAL).is_file():
+            return False
+        shutil.rmtree(staging, ignore_errors=True)
+        return True
+
+    def recover(self) -> list[str]:
+        """Finish journaled commits and remove abandoned staging folders; returns what was done."""
+        done: list[str] = []
+        folder = self.root / STAGING
+        if not folder.is_dir():
+            return done
+        for staging in sorted(p for p in folder.iterdir() if p.is_dir()):
+            if (staging / JOURNAL).is_file():
+                self._apply_journal(staging.name)
+                done.append(f"completed the interrupted commit of run {staging.name}")
+            else:
+                shutil.rmtree(staging)
+                done.append(f"removed the staging files of unfinished run {staging.name}")
+        return done
+
+
+def verify_part_file(path: Path, schema: TableSchema, expected_rows: int) -> None:
+    """A staged file must exist, carry the table's exact schema and hold the listed row count."""
+    if not path.is_file():
+        raise CommitError(f"staged file {path} is missing (lost write)")
+    found = pq.read_schema(path)
+    if not found.remove_metadata().equals(schema.arrow.remove_metadata()):
+        raise CommitError(f"staged file {path} does not have the {schema.name} schema")
+    rows = pq.read_metadata(path).num_rows
+    if rows != expected_rows:
+        raise CommitError(f"staged file {path} has {rows} rows, the writer reported {expected_rows}")
+
+
+def write_listing(staging_dir: str, files: Sequence[WrittenFile], stats: Mapping[str, int]) -> None:
+    """The pipeline's last step: record the files of successful bundles and the run's counters."""
+    _write_json_atomic(
+        Path(staging_dir) / FILE_LISTING,
+        {"files": [asdict(f) for f in files], "stats": dict(sorted(stats.items()))},
+    )
+
+
+def read_stats(staging_dir: str) -> dict[str, int]:
+    with open(Path(staging_dir) / FILE_LISTING, encoding="utf-8") as handle:
+        stats: dict[str, int] = json.load(handle)["stats"]
+    return stats
+
+
+def read_article_ids(path: str) -> list[str]:
+    """The article_id column of one committed articles file."""
+    ids: list[str] = pq.read_table(path, columns=["article_id"]).column(0).to_pylist()
+    return ids
+
+
+def new_run_id(now: datetime) -> str:
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"

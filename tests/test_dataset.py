@@ -1,0 +1,140 @@
+"""The dataset on disk: part files with exact schemas, the atomic commit, recovery, partition paths, lock."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feedflow.core import dataset as ds
+from feedflow.core.dataset import CommitError, Dataset, DatasetError, PartFileWriter, safe_partition_value
+from feedflow.core.schemas import load_schemas
+from feedflow.model import Rejection
+
+
+def _stage(root: Path, run_id: str, n_rejects: int) -> Dataset:
+    dataset = Dataset(root)
+    staging = dataset.staging_dir(run_id)
+    writer = PartFileWriter(str(staging), load_schemas(), max_rows=2)
+    files = []
+    for i in range(n_rejects):
+        rejection = Rejection(input=f"in{i}.txt", locator="", reason="empty_file", detail="d", excerpt="")
+        files += writer.add(ds.reject_row(rejection, run_id, date(2024, 1, 2)))
+    files += writer.flush()
+    ds.write_listing(str(staging), files, {"rows_rejects": n_rejects})
+    return dataset
+
+
+def _reject_rows(root: Path) -> list[tuple[str, str]]:
+    return duckdb.sql(
+        f"SELECT input, CAST(date AS VARCHAR) FROM read_parquet('{root}/rejects/**/*.parquet', hive_partitioning=true)"
+        " ORDER BY input"
+    ).fetchall()
+
+
+def test_commit_moves_every_staged_row_into_the_table_and_writes_the_manifest(tmp_path: Path) -> None:
+    dataset = _stage(tmp_path, "r1", 5)
+    manifest = dataset.commit_run("r1", {"run_id": "r1"})
+    assert manifest["rows"]["rejects"] == 5 and manifest["files"]["rejects"] == 3
+    assert _reject_rows(tmp_path) == [(f"in{i}.txt", "2024-01-02") for i in range(5)]
+    assert (tmp_path / "_runs" / "r1.json").is_file()
+    assert not dataset.staging_dir("r1").exists()
+    for path in dataset.table_files("rejects"):
+        assert pq.read_schema(path).remove_metadata().equals(load_schemas()["rejects"].arrow.remove_metadata())
+
+
+def test_commit_refuses_when_rows_sent_differ_from_rows_staged(tmp_path: Path) -> None:
+    dataset = _stage(tmp_path, "r1", 3)
+    ds.write_listing(str(dataset.staging_dir("r1")), dataset.read_listing("r1"), {"rows_rejects": 4})
+    with pytest.raises(CommitError, match="rows sent to the writer"):
+        dataset.commit_run("r1", {"run_id": "r1"})
+    assert dataset.table_files("rejects") == [] and not (tmp_path / "_runs").exists()
+
+
+def test_commit_refuses_a_lost_staged_file(tmp_path: Path) -> None:
+    dataset = _stage(tmp_path, "r1", 3)
+    first = dataset.read_listing("r1")[0]
+    (dataset.staging_dir("r1") / first.path).unlink()
+    with pytest.raises(CommitError, match="missing"):
+        dataset.commit_run("r1", {"run_id": "r1"})
+    assert dataset.abandon("r1") is True
+    assert dataset.table_files("rejects") == [] and not dataset.staging_dir("r1").exists()
+
+
+def test_a_commit_interrupted_mid_moves_is_rolled_forward(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dataset = _stage(tmp_path, "r1", 5)
+    real_replace = os.replace
+    moves = {"n": 0}
+
+    def crash_after_two_moves(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if str(dst).endswith(".parquet") and "/rejects/" in str(dst):
+            moves["n"] += 1
+            if moves["n"] > 2:
+                raise OSError("simulated crash")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(ds.os, "replace", crash_after_two_moves)
+    with pytest.raises(OSError, match="simulated crash"):
+        dataset.commit_run("r1", {"run_id": "r1"})
+    monkeypatch.setattr(ds.os, "replace", real_replace)
+    assert dataset.abandon("r1") is False  # journal written: must roll forward, not back
+    assert Dataset(tmp_path).recover() == ["completed the interrupted commit of run r1"]
+    assert _reject_rows(tmp_path) == [(f"in{i}.txt", "2024-01-02") for i in range(5)]
+    assert (tmp_path / "_runs" / "r1.json").is_file()
+
+
+def test_recover_removes_unjournaled_staging(tmp_path: Path) -> None:
+    _stage(tmp_path, "r1", 2)
+    assert Dataset(tmp_path).recover() == ["removed the staging files of unfinished run r1"]
+    assert not (tmp_path / "_staging" / "r1").exists() and Dataset(tmp_path).table_files("rejects") == []
+
+
+def test_a_second_writer_is_refused(tmp_path: Path) -> None:
+    dataset = Dataset(tmp_path)
+    with dataset.lock(), pytest.raises(DatasetError, match="being written by feedflow pid"), Dataset(tmp_path).lock():
+        pass
+    with dataset.lock():  # released after the block
+        pass
+
+
+def test_unwritable_output_is_a_one_line_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(DatasetError, match="not writable"):
+        Dataset(blocker / "sub").check_writable()
+
+
+@pytest.mark.parametrize(
+    "value", ["../../etc", "..", ".", "a/b", "a\x00b", "x" * 500, "ﬁle", "bbc.co.uk", "", "bad\udcffname"]
+)
+def test_partition_values_cannot_escape_the_folder(value: str) -> None:
+    safe = safe_partition_value(value)
+    assert "/" not in safe and "\x00" not in safe and not safe.startswith(".")
+    assert 0 < len(safe) <= 120
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30))
+def test_short_partition_values_decode_back_exactly(value: str) -> None:
+    safe = safe_partition_value(value)
+    assert "/" not in safe and not safe.startswith(".")
+    if value and len(quote(value, safe="")) <= 120:
+        assert unquote(safe) == value
+
+
+def test_partition_path() -> None:
+    assert ds.partition_path(date(2021, 6, 1), "bbc.co.uk", ("date",)) == "date=2021-06-01"
+    assert ds.partition_path(date(2021, 6, 1), "bbc.co.uk", ("date", "source")) == "date=2021-06-01/source=bbc.co.uk"
+
+
+def test_run_ids_sort_by_time() -> None:
+    early = ds.new_run_id(datetime(2024, 1, 1, tzinfo=UTC))
+    late = ds.new_run_id(datetime(2024, 1, 2, tzinfo=UTC))
+    assert early < late
