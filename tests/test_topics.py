@@ -1,0 +1,316 @@
+"""IPTC Media Topics tagger: the seed article, single-topic texts, the documented scoring, the shipped data."""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+from pathlib import Path
+
+import pytest
+
+from conftest import eval_data_dir
+from feedflow.config import TopicConfig
+from feedflow.core.topics import (
+    IptcConcept,
+    IptcVocabulary,
+    MatchTerm,
+    TopicTagger,
+    load_vocabulary,
+    normalize_text,
+    parse_vocabulary,
+)
+from feedflow.model import TopicScore
+
+REPO = Path(__file__).resolve().parents[1]
+SEED = REPO / "seeds" / "harris_border.txt"
+DATA = REPO / "src" / "feedflow" / "data"
+
+POLITICS = "medtop:11000000"
+SOCIETY = "medtop:14000000"
+SPORT = "medtop:15000000"
+ECONOMY = "medtop:04000000"
+LIFESTYLE = "medtop:10000000"
+
+SPORTS_TEXT = (
+    "Manchester United striker Marcus Rashford scored twice in the second half as his side beat "
+    "Liverpool 3-1 at Old Trafford on Sunday, moving up to fourth in the Premier League table. The "
+    "goalkeeper made three saves and the manager praised the defenders after the match."
+)
+BUSINESS_TEXT = (
+    "Shares in the carmaker fell 5% after the company reported a drop in quarterly profit and cut "
+    "its full-year revenue forecast, citing weaker demand. Investors on Wall Street worried that "
+    "higher interest rates would hurt car sales, and the chief executive said the firm would cut "
+    "costs. The stock has lost a third of its market value this year."
+)
+
+
+@pytest.fixture(scope="module")
+def vocabulary() -> IptcVocabulary:
+    return load_vocabulary()
+
+
+@pytest.fixture(scope="module")
+def tagger(vocabulary: IptcVocabulary) -> TopicTagger:
+    return TopicTagger(TopicConfig(), vocabulary)
+
+
+def _seed() -> tuple[str, list[str]]:
+    text = SEED.read_text(encoding="utf-8")
+    title, *rest = [block.strip() for block in text.split("\n\n")]
+    return title, [p for p in rest if p]
+
+
+def _codes(topics: tuple[TopicScore, ...]) -> list[str]:
+    return [t.code for t in topics]
+
+
+# --- real texts ------------------------------------------------------------------------------------
+
+
+def test_seed_article_is_politics_first_and_society_via_migration(tagger: TopicTagger) -> None:
+    title, paragraphs = _seed()
+    topics = tagger.tag(title, paragraphs)
+    assert topics[0].code == POLITICS
+    assert topics[0].label == "politics"
+    by_code = {t.code: t for t in topics}
+    assert SOCIETY in by_code
+    assert "immigration" in by_code[SOCIETY].evidence
+    assert by_code[POLITICS].score > by_code[SOCIETY].score >= TopicConfig().min_score
+
+
+def test_seed_in_repo_is_the_original_seed_when_available() -> None:
+    original = eval_data_dir().parent / "seeds" / "000_b6e530941d220a84.txt"
+    if not original.exists():
+        pytest.skip(f"original seed not found at {original}")
+    assert SEED.read_bytes() == original.read_bytes()
+
+
+def test_sports_paragraph_is_sport(tagger: TopicTagger) -> None:
+    topics = tagger.tag("", [SPORTS_TEXT])
+    assert topics and topics[0].code == SPORT
+    assert "soccer" in topics[0].evidence
+
+
+def test_business_text_is_economy_business_and_finance(tagger: TopicTagger) -> None:
+    topics = tagger.tag("Carmaker shares slump after profit warning", [BUSINESS_TEXT])
+    assert topics and topics[0].code == ECONOMY
+    assert topics[0].label == "economy, business and finance"
+
+
+def test_evidence_lists_real_concept_labels_of_that_topic(tagger: TopicTagger, vocabulary: IptcVocabulary) -> None:
+    labels_under: dict[str, set[str]] = {}
+    for concept in vocabulary.concepts:
+        labels_under.setdefault(concept.top, set()).add(concept.label)
+    title, paragraphs = _seed()
+    for text_title, text in ((title, paragraphs), ("", [SPORTS_TEXT]), ("", [BUSINESS_TEXT])):
+        for topic in tagger.tag(text_title, text):
+            assert topic.evidence, topic
+            assert set(topic.evidence) <= labels_under[topic.code], topic
+            assert len(set(topic.evidence)) == len(topic.evidence)
+
+
+def test_scores_are_in_unit_interval_sorted_and_limited(tagger: TopicTagger) -> None:
+    title, paragraphs = _seed()
+    for text_title, text in ((title, paragraphs), ("", [SPORTS_TEXT]), ("x", [BUSINESS_TEXT, SPORTS_TEXT])):
+        topics = tagger.tag(text_title, text)
+        assert 0 < len(topics) <= TopicConfig().max_topics
+        scores = [t.score for t in topics]
+        assert all(TopicConfig().min_score <= s <= 1.0 for s in scores)
+        assert scores == sorted(scores, reverse=True)
+        assert len(set(_codes(topics))) == len(topics)
+        assert all(t.code.startswith("medtop:") and t.code.endswith("000000") for t in topics)
+
+
+def test_empty_input_gives_no_topics(tagger: TopicTagger) -> None:
+    assert tagger.tag("", []) == ()
+    assert tagger.tag("", ["", "   "]) == ()
+    assert tagger.tag("   ", ["\n\n"]) == ()
+
+
+def test_text_without_known_terms_gives_no_topics(tagger: TopicTagger) -> None:
+    assert tagger.tag("Hello", ["Lorem ipsum dolor sit amet, consectetur adipiscing elit."]) == ()
+
+
+def test_tagging_is_deterministic(vocabulary: IptcVocabulary) -> None:
+    title, paragraphs = _seed()
+    first = TopicTagger(TopicConfig(), vocabulary)
+    second = TopicTagger(TopicConfig(), load_vocabulary())
+    results = {first.tag(title, paragraphs), first.tag(title, paragraphs), second.tag(title, paragraphs)}
+    assert len(results) == 1
+    assert first.tag(title, tuple(paragraphs)) == first.tag(title, list(paragraphs))
+
+
+def test_tagger_survives_pickling(tagger: TopicTagger) -> None:
+    title, paragraphs = _seed()
+    clone = pickle.loads(pickle.dumps(tagger))
+    assert clone.tag(title, paragraphs) == tagger.tag(title, paragraphs)
+
+
+def test_config_limits_are_respected(vocabulary: IptcVocabulary) -> None:
+    title, paragraphs = _seed()
+    everything = TopicTagger(TopicConfig(max_topics=20, min_score=0.0), vocabulary).tag(title, paragraphs)
+    assert len(everything) > 2
+    one = TopicTagger(TopicConfig(max_topics=1, min_score=0.0), vocabulary).tag(title, paragraphs)
+    assert one == everything[:1]
+    strict = TopicTagger(TopicConfig(max_topics=20, min_score=0.5), vocabulary).tag(title, paragraphs)
+    assert strict == tuple(t for t in everything if t.score >= 0.5)
+    assert TopicTagger(TopicConfig(max_topics=0), vocabulary).tag(title, paragraphs) == ()
+
+
+@pytest.mark.parametrize("config", [TopicConfig(max_topics=-1), TopicConfig(min_score=1.5)])
+def test_bad_config_is_rejected(config: TopicConfig, vocabulary: IptcVocabulary) -> None:
+    with pytest.raises(ValueError):
+        TopicTagger(config, vocabulary)
+
+
+def test_generic_labels_do_not_tag_lifestyle(tagger: TopicTagger) -> None:
+    # "game", "party", "trend", "bar" are IPTC lifestyle labels; alone they are far too generic.
+    topics = tagger.tag("", ["It was a trend at the bar: the game at the party went on."])
+    assert LIFESTYLE not in _codes(topics)
+
+
+def test_longest_term_wins_and_blocked_phrases_count_for_nothing(tagger: TopicTagger) -> None:
+    topics = tagger.tag("", ["Illegal immigration rose."])
+    assert topics[0].code == SOCIETY and topics[0].evidence == ("illegal immigration",)
+    assert tagger.tag("", ["They met in the West Bank."]) == ()
+
+
+# --- the documented method, on a tiny hand-made vocabulary ---------------------------------------
+
+
+def _tiny() -> IptcVocabulary:
+    def concept(code: str, label: str, level: int, broader: tuple[str, ...], *terms: str) -> IptcConcept:
+        return IptcConcept(
+            code,
+            label,
+            "",
+            level,
+            broader,
+            broader[-1] if broader else code,
+            tuple(MatchTerm(t, 1.0, "l") for t in terms),
+        )
+
+    return IptcVocabulary(
+        concepts=(
+            concept("medtop:01000000", "alphas", 1, ()),
+            concept("medtop:20000001", "alpha", 2, ("medtop:01000000",), "alpha", "alpha beta", "omega"),
+            concept("medtop:02000000", "betas", 1, ()),
+            concept("medtop:20000002", "beta", 2, ("medtop:02000000",), "beta", "omega"),
+        ),
+        blocked=("beta blocked",),
+    )
+
+
+def test_scores_follow_the_documented_formula() -> None:
+    tiny = _tiny()
+    topics = TopicTagger(TopicConfig(max_topics=5, min_score=0.0), tiny).tag("", ["alpha, ALPHA and beta"])
+    alpha = 1.0 * (1.0 + math.log(2.0))  # level-2 weight 1.0; two hits → 1 + ln 2
+    beta = 1.0
+    assert [(t.code, t.score) for t in topics] == [
+        ("medtop:01000000", round(alpha / (alpha + 1.0), 4)),
+        ("medtop:02000000", round(beta / (alpha + 1.0), 4)),
+    ]
+    assert topics[0].label == "alphas" and topics[0].evidence == ("alpha",)
+
+
+def test_a_term_of_two_concepts_gives_each_half_its_weight() -> None:
+    topics = TopicTagger(TopicConfig(max_topics=5, min_score=0.0), _tiny()).tag("", ["omega"])
+    assert [(t.code, t.score) for t in topics] == [
+        ("medtop:01000000", round(0.5 / 1.5, 4)),
+        ("medtop:02000000", round(0.5 / 1.5, 4)),
+    ]
+
+
+def test_title_matches_count_double() -> None:
+    tiny = _tiny()
+    tagger = TopicTagger(TopicConfig(max_topics=5, min_score=0.0), tiny)
+    topics = tagger.tag("beta", ["alpha"])
+    assert _codes(topics) == ["medtop:02000000", "medtop:01000000"]
+    beta = 1.0 + math.log(2.0)
+    assert topics[0].score == round(beta / (beta + 1.0), 4)
+
+
+def test_matching_is_whole_word_case_insensitive_and_longest_first() -> None:
+    tiny = _tiny()
+    tagger = TopicTagger(TopicConfig(max_topics=5, min_score=0.0), tiny)
+    assert tagger.tag("", ["alphabet betamax subalpha"]) == ()
+    assert _codes(tagger.tag("", ["ALPHA"])) == ["medtop:01000000"]
+    # "alpha beta" is one term of the alpha concept: beta must not be counted on its own
+    assert _codes(tagger.tag("", ["Alpha-Beta"])) == ["medtop:01000000"]
+    assert tagger.tag("", ["a beta blocked here"]) == ()
+    # no match across paragraphs
+    assert _codes(tagger.tag("", ["alpha", "beta"])) == ["medtop:01000000", "medtop:02000000"]
+
+
+def test_vocabulary_consistency_is_checked() -> None:
+    data = json.loads((DATA / "iptc_mediatopics.json").read_text(encoding="utf-8"))
+    data["concepts"][1]["top"] = "medtop:99000000"
+    with pytest.raises(ValueError):
+        parse_vocabulary(data)
+    with pytest.raises(ValueError):
+        parse_vocabulary({"format": "something else", "concepts": []})
+
+
+def test_load_vocabulary_from_a_path(tmp_path: Path) -> None:
+    data = json.loads((DATA / "iptc_mediatopics.json").read_text(encoding="utf-8"))
+    data["concepts"] = [c for c in data["concepts"] if c["top"] == SPORT]
+    path = tmp_path / "sport_only.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    sport_only = load_vocabulary(str(path))
+    assert {c.top for c in sport_only.concepts} == {SPORT}
+    topics = TopicTagger(TopicConfig(), sport_only).tag("", [BUSINESS_TEXT + " " + SPORTS_TEXT])
+    assert _codes(topics) == [SPORT]
+
+
+# --- the shipped data ------------------------------------------------------------------------------
+
+
+def test_shipped_vocabulary_has_the_17_top_level_topics(vocabulary: IptcVocabulary) -> None:
+    tops = vocabulary.top_level()
+    assert len(tops) == 17
+    assert {t.qcode for t in tops} == {f"medtop:{n:02d}000000" for n in range(1, 18)}
+    assert vocabulary.get(POLITICS) is not None and vocabulary.get(POLITICS).label == "politics"  # type: ignore[union-attr]
+    assert len(vocabulary.concepts) > 1000
+    assert "2023-03-31" in vocabulary.source
+
+
+def test_generic_words_are_not_terms(vocabulary: IptcVocabulary) -> None:
+    terms = {t.text for c in vocabulary.concepts for t in c.terms}
+    for generic in ("people", "media", "action", "party", "series", "values", "men", "water", "security", "trend"):
+        assert generic not in terms, generic
+    assert {"immigration", "election", "soccer", "striker"} <= terms
+    lifestyle = {t.text for c in vocabulary.concepts if c.top == LIFESTYLE for t in c.terms}
+    assert not {"game", "games", "bar", "club"} & lifestyle
+    weak = {t.text for c in vocabulary.concepts for t in c.terms if t.weight < 1.0}
+    assert {"team", "company", "officials", "family"} <= weak
+
+
+def test_curated_entries_name_real_concepts(vocabulary: IptcVocabulary) -> None:
+    curated = json.loads((DATA / "iptc_curated.json").read_text(encoding="utf-8"))
+    labels = {c.qcode: c.label for c in vocabulary.concepts}
+    for section in ("label_terms", "synonyms", "weak"):
+        for qcode, entry in curated[section].items():
+            assert labels.get(qcode) == entry["label"], (section, qcode)
+    for term in curated["block"]:
+        assert normalize_text(term) == term
+
+
+def test_attribution_notice_is_shipped() -> None:
+    notice = (DATA / "IPTC-NOTICE.txt").read_text(encoding="utf-8")
+    assert "CC BY 4.0" in notice and "IPTC" in notice and "iptc_mediatopics.json" in notice
+
+
+@pytest.mark.shared_data
+def test_shipped_vocabulary_is_rebuilt_identically_from_the_official_export(eval_data: Path) -> None:
+    from feedflow.data.build_iptc import build, dump
+
+    iptc = eval_data / "iptc"
+    rebuilt = dump(
+        build(
+            iptc / "iptc_mediatopic_cptall-en-US_2023-03-31.json",
+            iptc / "iptc_extra_rules_english.jsonl",
+            DATA / "iptc_curated.json",
+        )
+    )
+    assert rebuilt == (DATA / "iptc_mediatopics.json").read_text(encoding="utf-8")
