@@ -1,0 +1,388 @@
+"""Named-entity tagging of cleaned articles with an installed spaCy pipeline (pure Python, no Beam).
+
+How an article is tagged
+------------------------
+1. **Per paragraph.** NER runs on each body paragraph separately, never on the whole article: over
+   joined text the model glues entities across paragraph breaks ("Agence France-Presse\\n\\nSmugglers").
+   All paragraphs of all articles of one :meth:`EntityTagger.tag_many` call go through ONE
+   ``nlp.pipe(..., batch_size=config.batch_size)``. Line-leading list markers ("  • ", "- ", "* ")
+   and free-standing bullet glyphs are replaced by spaces of the same length before NER (layout, not
+   language: the model otherwise tags "• Official" as an ORG); offsets are unchanged by this.
+2. **Only what NER needs.** The pipeline is loaded once, in ``__init__``, and every component except
+   ``ner`` and the components ``ner`` listens to is removed. In ``en_core_web_sm`` the ``ner`` model
+   embeds its own tok2vec (the shared ``tok2vec`` only feeds ``tagger`` and ``parser``), so only
+   ``ner`` is kept. Side effect: without the parser there are no sentence boundaries, which the NER
+   transition system would otherwise respect; on real articles this changes ~0.3% of entity spans
+   (mostly in non-English text) and halves the cost.
+3. **Normalisation** (:func:`normalize_mention`): the mention is trimmed of surrounding whitespace,
+   bullets, quotes and punctuation, a leading "the", a possessive "’s"/"'s" or a bare trailing
+   apostrophe; inner whitespace is collapsed. Mentions left empty or without any letter are dropped.
+4. **Folding** (:func:`aggregate_mentions`), within one article only:
+
+   a. *Label consistency* ("one sense per discourse"): when the same canonical name is tagged with
+      several labels in the article, all its mentions take the label with the most mentions
+      (a tie leaves the labels as the model gave them).
+   b. *Surnames tagged as something else*: a non-PERSON name that is the trailing token(s) of the
+      full name of exactly one PERSON of the article ("Harris" ORG next to "Kamala Harris" PERSON)
+      becomes PERSON when the PERSON evidence (its own PERSON mentions plus the mentions of that
+      person's names) outnumbers its non-PERSON mentions. So a lone "Ford" ORG beside a single
+      "Henry Ford" is left alone, while "Washington" GPE in an article naming "George Washington"
+      twice becomes him: the article's own majority decides.
+   c. *Short PERSON names*: a PERSON name whose tokens appear, contiguously, inside longer PERSON
+      names of the article ("Harris", "Kamala" in "Kamala Harris") is folded into that name when all
+      of them lead to exactly one longest name; two Smiths ("John Smith", "Jane Smith") leave
+      "Smith" unfolded.
+
+5. **Output**: one :class:`~feedflow.model.Entity` per (canonical name, label), ordered by
+   ``first_offset`` = offset of its first mention in the article text (the paragraphs joined by
+   ``"\\n\\n"``: paragraph start + ``ent.start_char``). ``surface_forms`` are the distinct raw
+   spans as the model found them ("Kamala Harris’s", "the White House"), in first-seen order, so
+   ``text[first_offset:first_offset + len(surface_forms[0])] == surface_forms[0]``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from feedflow.config import NerConfig
+from feedflow.model import Entity
+
+__all__ = [
+    "PARAGRAPH_SEPARATOR",
+    "EntityTagger",
+    "Mention",
+    "ModelNotInstalledError",
+    "aggregate_mentions",
+    "mask_bullets",
+    "normalize_mention",
+]
+
+#: How paragraphs are joined into ``Article.text``; offsets are computed in that joined string.
+PARAGRAPH_SEPARATOR = "\n\n"
+
+PERSON = "PERSON"
+
+#: Paragraphs longer than this are cut (at whitespace) into pieces tagged separately, so a pathological
+#: input cannot exceed spaCy's ``max_length`` or blow up memory.
+MAX_CHUNK_CHARS = 100_000
+
+_BULLETS = "•·▪‣◦●○■□►▸▹➢➤✓✔"
+# A list marker at the start of a line: bullet glyph, dash or asterisk, followed by whitespace.
+_LINE_BULLET_RE = re.compile(r"(?m)^([^\S\n]*)([" + re.escape(_BULLETS) + r"\-–—*+])(?=\s)")
+# A bullet glyph standing alone between whitespace (separators such as "CNN · 5 min read").
+_LONE_BULLET_RE = re.compile(r"(?<=\s)[" + re.escape(_BULLETS) + r"](?=\s)")
+_LEADING_THE_RE = re.compile(r"the\s+", re.IGNORECASE)
+_POSSESSIVE_RE = re.compile(r"['’‘`]s\Z", re.IGNORECASE)
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+_CLOSERS = {v: k for k, v in _OPENERS.items()}
+
+
+class ModelNotInstalledError(RuntimeError):
+    """The spaCy model package named in ``NerConfig.model`` is not installed (it is never downloaded)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One entity span found by the model, before normalisation.
+
+    ``text`` is the span exactly as it is in the article text, ``offset`` its start in that text
+    (the paragraphs joined by :data:`PARAGRAPH_SEPARATOR`).
+    """
+
+    text: str
+    label: str
+    offset: int
+
+
+# --------------------------------------------------------------------------------------------------
+# Normalisation (pure)
+# --------------------------------------------------------------------------------------------------
+
+
+def mask_bullets(text: str) -> str:
+    """Replace list markers (line-leading bullets/dashes/asterisks, lone bullet glyphs) by spaces.
+
+    The result has the same length as ``text``, so character offsets stay valid.
+    """
+    masked = _LINE_BULLET_RE.sub(lambda m: m.group(1) + " ", text)
+    return _LONE_BULLET_RE.sub(" ", masked)
+
+
+def _is_abbreviation_period(text: str, start: int, end: int) -> bool:
+    """Whether the "." ending ``text[start:end]`` belongs to an abbreviation ("U.S.", "Inc.", "Jr.")."""
+    words = text[start : end - 1].split()
+    if not words:
+        return False
+    word = words[-1]
+    return "." in word or (word.isalpha() and len(word) <= 4 and word[0].isupper())
+
+
+def _strip_lead(text: str, start: int, end: int) -> bool:
+    ch = text[start]
+    if ch in _OPENERS:
+        return _OPENERS[ch] not in text[start + 1 : end]  # keep a bracket closed inside the mention
+    cat = unicodedata.category(ch)
+    return cat[0] == "P" or cat in ("So", "Sk")
+
+
+def _strip_trail(text: str, start: int, end: int) -> bool:
+    ch = text[end - 1]
+    if ch in _CLOSERS:
+        return _CLOSERS[ch] not in text[start : end - 1]
+    if ch == ".":
+        return not _is_abbreviation_period(text, start, end)
+    cat = unicodedata.category(ch)
+    return cat[0] == "P" or cat in ("So", "Sk")
+
+
+def _trim(text: str) -> tuple[int, int]:
+    """The slice ``[start, end)`` of a raw mention that remains once its ends are normalised."""
+    start, end = 0, len(text)
+    while True:
+        before = (start, end)
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if (m := _POSSESSIVE_RE.search(text, start, end)) is not None:
+            end = m.start()
+        elif start < end and _strip_lead(text, start, end):
+            start += 1
+        elif start < end and _strip_trail(text, start, end):
+            end -= 1
+        elif (m := _LEADING_THE_RE.match(text, start, end)) is not None and m.end() < end:
+            start = m.end()
+        if (start, end) == before:
+            return start, end
+
+
+def normalize_mention(text: str) -> str:
+    """The canonical form of a raw mention; ``""`` when nothing name-like is left.
+
+    Strips surrounding whitespace, bullets, quotes and punctuation (keeping an abbreviation's final
+    "." and balanced brackets), a leading "the", a possessive "’s"/"'s" or bare trailing apostrophe,
+    and collapses inner whitespace. A result without any letter (punctuation, digits) becomes "".
+
+    >>> normalize_mention("  • the White House’s ")
+    'White House'
+    """
+    start, end = _trim(text)
+    canonical = " ".join(text[start:end].split())
+    return canonical if any(ch.isalpha() for ch in canonical) else ""
+
+
+# --------------------------------------------------------------------------------------------------
+# Aggregation and folding (pure)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Norm:
+    canonical: str
+    label: str
+    surface: str
+    offset: int
+
+
+def _contains_run(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
+    n = len(shorter)
+    return any(longer[i : i + n] == shorter for i in range(len(longer) - n + 1))
+
+
+def _person_roots(names: Iterable[str]) -> dict[str, str]:
+    """Map each PERSON name to the longest name it unambiguously folds into (itself when none/ambiguous)."""
+    tokens = {name: tuple(name.split()) for name in names}
+    by_token: dict[str, list[str]] = defaultdict(list)  # token -> the names containing it
+    for name, toks in tokens.items():
+        for token in set(toks):
+            by_token[token].append(name)
+    roots: dict[str, str] = {}
+    # Longer names are resolved before the shorter ones that refer to them (no cycles: lengths grow).
+    for name in sorted(tokens, key=lambda n: (-len(tokens[n]), n)):
+        toks = tokens[name]
+        targets = {
+            roots[other]
+            for other in by_token[toks[0]]
+            if len(tokens[other]) > len(toks) and _contains_run(tokens[other], toks)
+        }
+        roots[name] = targets.pop() if len(targets) == 1 else name
+    return roots
+
+
+def _majority_labels(norms: list[_Norm]) -> None:
+    """Rule (a): one label per canonical name, the most frequent one, unless tied."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for n in norms:
+        counts[n.canonical][n.label] += 1
+    winners: dict[str, str] = {}
+    for canonical, labels in counts.items():
+        ranked = labels.most_common(2)
+        if len(ranked) == 2 and ranked[0][1] > ranked[1][1]:
+            winners[canonical] = ranked[0][0]
+    for n in norms:
+        n.label = winners.get(n.canonical, n.label)
+
+
+def _surnames_to_person(norms: list[_Norm]) -> None:
+    """Rule (b): a non-PERSON name that is one person's surname becomes PERSON when the article agrees."""
+    person_counts = Counter(n.canonical for n in norms if n.label == PERSON)
+    roots = _person_roots(person_counts)
+    root_mentions: Counter[str] = Counter()
+    for name, count in person_counts.items():
+        root_mentions[roots[name]] += count
+    by_last: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)  # surname -> names
+    for name in person_counts:
+        toks = tuple(name.split())
+        by_last[toks[-1]].append((name, toks))
+    other_counts = Counter(n.canonical for n in norms if n.label != PERSON)
+    relabel: set[str] = set()
+    for canonical, others in other_counts.items():
+        toks = tuple(canonical.split())
+        owners = {
+            roots[name]
+            for name, name_toks in by_last[toks[-1]]
+            if len(name_toks) > len(toks) and name_toks[-len(toks) :] == toks
+        }
+        if len(owners) != 1:
+            continue
+        (owner,) = owners
+        # PERSON votes: the owner's mentions (including this name's PERSON mentions when they fold
+        # into the owner) plus this name's PERSON mentions that stayed apart (ambiguous as a token).
+        votes = root_mentions[owner]
+        if canonical in person_counts and roots[canonical] != owner:
+            votes += person_counts[canonical]
+        if votes > others:
+            relabel.add(canonical)
+    for n in norms:
+        if n.canonical in relabel:
+            n.label = PERSON
+
+
+def aggregate_mentions(mentions: Sequence[Mention]) -> tuple[Entity, ...]:
+    """Normalise and fold the mentions of ONE article into its entities, ordered by first offset.
+
+    Pure: the result depends only on ``mentions`` (their order does not matter). See the module
+    docstring for the folding rules.
+    """
+    norms: list[_Norm] = []
+    for m in sorted(mentions, key=lambda m: (m.offset, m.label, m.text)):
+        canonical = normalize_mention(m.text)
+        if canonical:
+            norms.append(_Norm(canonical, m.label, m.text, m.offset))
+    if not norms:
+        return ()
+
+    _majority_labels(norms)
+    _surnames_to_person(norms)
+    roots = _person_roots({n.canonical for n in norms if n.label == PERSON})
+    for n in norms:
+        if n.label == PERSON:
+            n.canonical = roots[n.canonical]
+
+    groups: dict[tuple[str, str], list[_Norm]] = {}
+    for n in norms:  # norms are in offset order, so each group's first item is its first mention
+        groups.setdefault((n.canonical, n.label), []).append(n)
+    entities = [
+        Entity(
+            entity=canonical,
+            label=label,
+            mentions=len(items),
+            surface_forms=tuple(dict.fromkeys(n.surface for n in items)),
+            first_offset=items[0].offset,
+        )
+        for (canonical, label), items in groups.items()
+    ]
+    entities.sort(key=lambda e: (e.first_offset, e.label, e.entity))
+    return tuple(entities)
+
+
+# --------------------------------------------------------------------------------------------------
+# The tagger (holds the loaded spaCy pipeline)
+# --------------------------------------------------------------------------------------------------
+
+
+def _chunks(paragraph: str, limit: int = MAX_CHUNK_CHARS) -> Iterator[tuple[int, str]]:
+    """``(offset, piece)`` pieces of at most ``limit`` chars, cut at whitespace where possible."""
+    start = 0
+    while len(paragraph) - start > limit:
+        cut = max(paragraph.rfind(" ", start, start + limit), paragraph.rfind("\n", start, start + limit))
+        end = cut + 1 if cut > start else start + limit
+        yield start, paragraph[start:end]
+        start = end
+    yield start, paragraph[start:]
+
+
+def _load_pipeline(config: NerConfig) -> Any:
+    import spacy  # imported here: importing feedflow.core must stay cheap
+
+    try:
+        nlp = spacy.load(config.model)
+    except OSError as exc:  # spaCy's E050 "Can't find model"
+        raise ModelNotInstalledError(
+            f"spaCy model {config.model!r} is not installed; feedflow never downloads models at run "
+            f"time. Install the model package, e.g. `pip install {config.model.replace('_', '-')}` "
+            f"(pinned in the project's dependencies)."
+        ) from exc
+    if nlp.lang != config.language:
+        raise ValueError(f"spaCy model {config.model!r} is for language {nlp.lang!r}, not {config.language!r}")
+    if "ner" not in nlp.component_names:
+        raise ValueError(f"spaCy model {config.model!r} has no 'ner' component")
+    # Keep ner and whatever it listens to (e.g. a shared tok2vec/transformer); drop everything else.
+    keep = {"ner"} | {
+        name
+        for name in nlp.component_names
+        if "ner" in (getattr(nlp.get_pipe(name), "listening_components", None) or ())
+    }
+    for name in list(nlp.component_names):
+        if name not in keep:
+            nlp.remove_pipe(name)
+    return nlp
+
+
+class EntityTagger:
+    """Holds one loaded spaCy pipeline; built once per Beam worker in DoFn.setup()."""
+
+    def __init__(self, config: NerConfig) -> None:
+        self.config = config
+        self._labels = frozenset(config.labels)
+        self._nlp = _load_pipeline(config)
+
+    @property
+    def pipe_names(self) -> tuple[str, ...]:
+        """The components that actually run (for logs and tests)."""
+        return tuple(self._nlp.pipe_names)
+
+    def tag_many(self, articles: Sequence[Sequence[str]]) -> list[tuple[Entity, ...]]:
+        """Entities of each article; an article is its deduplicated body paragraphs, in order.
+
+        Offsets refer to the paragraphs joined by :data:`PARAGRAPH_SEPARATOR` (``Article.text``).
+        """
+        units: list[tuple[int, int, str]] = []  # (article index, offset in the article text, raw text)
+        for index, paragraphs in enumerate(articles):
+            if isinstance(paragraphs, str):
+                raise TypeError("each article must be a sequence of paragraphs, not a str")
+            base = 0
+            for paragraph in paragraphs:
+                for offset, piece in _chunks(paragraph):
+                    if piece.strip():
+                        units.append((index, base + offset, piece))
+                base += len(paragraph) + len(PARAGRAPH_SEPARATOR)
+
+        mentions: list[list[Mention]] = [[] for _ in articles]
+        docs = self._nlp.pipe((mask_bullets(text) for _, _, text in units), batch_size=self.config.batch_size)
+        for (index, base, text), doc in zip(units, docs, strict=True):
+            for ent in doc.ents:
+                label = str(ent.label_)
+                if label in self._labels:
+                    start, end = int(ent.start_char), int(ent.end_char)
+                    mentions[index].append(Mention(text[start:end], label, base + start))
+        return [aggregate_mentions(found) for found in mentions]
+
+    def tag(self, paragraphs: Sequence[str]) -> tuple[Entity, ...]:
+        """Entities of one article (prefer :meth:`tag_many`, which batches)."""
+        return self.tag_many([paragraphs])[0]
