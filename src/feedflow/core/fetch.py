@@ -1,0 +1,231 @@
+"""HTTP(S) fetching with hard limits, for feeds and pages.
+
+:func:`fetch_url` never raises: it returns a :class:`FetchResult` for a usable response, or a
+:class:`~feedflow.model.Rejection` whose ``reason`` says why not:
+
+=========================  ==========================================================================
+``unsupported_url_scheme``  not http/https (also a redirect to such a URL)
+``invalid_url``             unparseable URL, no host
+``url_unreachable``         DNS failure, connection refused/reset, no route, proxy failure
+``tls_error``               TLS handshake or certificate failure
+``http_timeout``            connect timeout, or no byte for ``read_timeout`` seconds (also mid-body)
+``too_many_redirects``      more than ``max_redirects`` redirects
+``http_<status>``           a final status other than 2xx or 304 (``http_404``, ``http_500`` …)
+``too_large``               body over ``max_bytes`` *after* content-decoding (gzip/deflate)
+``bad_content_encoding``    body whose gzip/deflate stream is corrupt
+``http_incomplete_body``    connection closed before the announced body was complete
+``http_error``              anything else that went wrong in the HTTP stack
+=========================  ==========================================================================
+
+A fresh :class:`requests.Session` is used per call (no shared, process-global state). Proxy settings
+from the environment are honoured, as for any requests client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import requests
+import urllib3.exceptions
+
+from feedflow.config import FetchConfig
+from feedflow.core.excerpt import excerpt
+from feedflow.model import Rejection
+
+__all__ = ["ACCEPT_FEEDS", "FetchResult", "fetch_url"]
+
+#: Default Accept header: feeds first, then XML and HTML pages, then anything.
+ACCEPT_FEEDS = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, text/html;q=0.7, */*;q=0.5"
+)
+_CHUNK = 64 * 1024
+_PERMANENT = frozenset({301, 308})
+_MAX_DETAIL = 300
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """A usable HTTP response: status 2xx (or 304), body fully read and content-decoded.
+
+    ``headers`` are ``(lowercased name, value)`` pairs in response order (repeated headers joined by
+    ", " as requests does). ``permanent_redirect`` is True when the request was redirected and every
+    hop was permanent (301/308): ``final_url`` is then the resource's new address.
+    """
+
+    url: str
+    final_url: str
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    permanent_redirect: bool = False
+    fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """The value of header ``name`` (case-insensitive), or ``default``."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key == wanted:
+                return value
+        return default
+
+    def headers_dict(self) -> dict[str, str]:
+        """The headers as a plain dict with lowercased names (what feedparser's response_headers wants)."""
+        return dict(self.headers)
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lowercased ("" when absent)."""
+        return (self.header("content-type") or "").split(";", 1)[0].strip().lower()
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+
+
+def _reject(url: str, reason: str, detail: str, sample: bytes | str = b"") -> Rejection:
+    return Rejection(input=url, locator="", reason=reason, detail=_short(detail), excerpt=excerpt(sample or url))
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """``error``, its ``__cause__``/``__context__`` chain and exceptions wrapped in its args."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [error]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                stack.append(linked)
+
+
+def _is_timeout(error: BaseException) -> bool:
+    # urllib3's NewConnectionError (refused, DNS) subclasses ConnectTimeoutError for history's sake.
+    timeouts = (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
+    return any(
+        isinstance(e, timeouts) and not isinstance(e, urllib3.exceptions.NewConnectionError) for e in _causes(error)
+    )
+
+
+def _classify(url: str, error: Exception, *, in_body: bool) -> Rejection:
+    """Map a requests/urllib3 exception to a Rejection; ``in_body``: raised while reading the body."""
+    detail = f"{type(error).__name__}: {error}"
+    if isinstance(error, requests.TooManyRedirects):
+        return _reject(url, "too_many_redirects", detail)
+    if isinstance(error, requests.exceptions.InvalidSchema):
+        return _reject(url, "unsupported_url_scheme", detail)
+    if isinstance(error, requests.exceptions.MissingSchema | requests.exceptions.InvalidURL):
+        return _reject(url, "invalid_url", detail)
+    if isinstance(error, requests.exceptions.ContentDecodingError) or any(
+        isinstance(e, urllib3.exceptions.DecodeError) for e in _causes(error)
+    ):
+        return _reject(url, "bad_content_encoding", detail)
+    if _is_timeout(error):
+        return _reject(url, "http_timeout", detail)
+    if in_body:
+        return _reject(url, "http_incomplete_body", detail)
+    if isinstance(error, requests.exceptions.SSLError):
+        return _reject(url, "tls_error", detail)
+    if isinstance(error, requests.ConnectionError | OSError):
+        return _reject(url, "url_unreachable", detail)
+    return _reject(url, "http_error", detail)
+
+
+def _check_url(url: str) -> Rejection | None:
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:
+        return _reject(url, "invalid_url", f"cannot parse URL: {error}")
+    if parts.scheme.lower() not in ("http", "https"):
+        scheme = parts.scheme or "(none)"
+        return _reject(url, "unsupported_url_scheme", f"scheme {scheme!r}: only http and https are fetched")
+    if not parts.hostname:
+        return _reject(url, "invalid_url", "URL has no host")
+    return None
+
+
+def _read_body(response: requests.Response, url: str, max_bytes: int) -> bytes | Rejection:
+    """The content-decoded body, read in chunks and abandoned as soon as it exceeds ``max_bytes``.
+
+    urllib3 (≥ 2.6) bounds each decompression step by the chunk size, so a small gzip bomb never
+    expands into memory past one chunk over the limit.
+    """
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    length = response.headers.get("content-length", "")
+    if encoding in ("", "identity") and length.isdigit() and int(length) > max_bytes:
+        return _reject(url, "too_large", f"Content-Length {length} exceeds the limit of {max_bytes} bytes")
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_content(chunk_size=_CHUNK):
+        total += len(chunk)
+        if total > max_bytes:
+            return _reject(
+                url,
+                "too_large",
+                f"body exceeds the limit of {max_bytes} bytes (after decompression)",
+                b"".join(chunks)[:1024] or chunk[:1024],
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def fetch_url(url: str, config: FetchConfig, headers: Mapping[str, str] | None = None) -> FetchResult | Rejection:
+    """GET ``url`` within ``config``'s limits; a FetchResult for 2xx/304, else a Rejection. Never raises.
+
+    ``headers`` are added to (and override) the defaults: User-Agent from the config and an Accept
+    header preferring feeds. Redirects are followed up to ``config.max_redirects``.
+    """
+    bad = _check_url(url)
+    if bad is not None:
+        return bad
+    request_headers = {"User-Agent": config.user_agent, "Accept": ACCEPT_FEEDS}
+    request_headers.update(headers or {})
+    try:
+        with requests.Session() as session:
+            session.max_redirects = max(0, config.max_redirects)
+            with session.get(
+                url,
+                headers=request_headers,
+                timeout=(config.connect_timeout, config.read_timeout),
+                stream=True,
+                allow_redirects=True,
+            ) as response:
+                status = response.status_code
+                if not (200 <= status < 300 or status == 304):
+                    sample = b""
+                    try:
+                        sample = response.raw.read(512, decode_content=True) or b""
+                    except Exception:  # noqa: BLE001 - the status already says what matters
+                        sample = b""
+                    return _reject(url, f"http_{status}", f"HTTP {status} {response.reason or ''}".strip(), sample)
+                try:
+                    body = _read_body(response, url, config.max_bytes)
+                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+                    return _classify(url, error, in_body=True)
+                if isinstance(body, Rejection):
+                    return body
+                history = response.history
+                return FetchResult(
+                    url=url,
+                    final_url=response.url or url,
+                    status=status,
+                    headers=tuple((k.lower(), v) for k, v in response.headers.items()),
+                    body=body,
+                    permanent_redirect=bool(history) and all(r.status_code in _PERMANENT for r in history),
+                    fetched_at=datetime.now(UTC),
+                )
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError) as error:
+        return _classify(url, error, in_body=False)
+    except Exception as error:  # noqa: BLE001 - fetch_url's contract: never raise
+        return _reject(url, "http_error", f"{type(error).__name__}: {error}")
