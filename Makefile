@@ -26,7 +26,7 @@ $(STAMP_TEST): $(BIN)/python pyproject.toml constraints.txt
 
 ## make run: the batch pipeline over seeds/ into ./data, then an example query.
 run: $(STAMP_RUN)
-	$(BIN)/feedflow run seeds --output $(OUT)
+	$(BIN)/feedflow run seeds/harris_border.txt seeds/sample-feed.xml seeds/feeds.opml --output $(OUT)
 	$(BIN)/feedflow query $(OUT) "SELECT entity, label, sum(mentions) AS mentions, count(*) AS articles FROM entities GROUP BY ALL ORDER BY mentions DESC, entity LIMIT 10"
 
 ## make test: lint, types, then the whole pytest suite.

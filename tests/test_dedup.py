@@ -31,12 +31,17 @@ def test_content_hash_ignores_formatting_but_not_words() -> None:
     assert content_hash(["Hello world"]) != content_hash(["Hello there"])
 
 
-words = st.lists(st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=8), min_size=1, max_size=10)
+words = st.lists(
+    st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=8), min_size=1, max_size=10
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(words, st.lists(st.sampled_from([" ", "  ", "\t", "\n", " , ", "! ", " — ", "...", " (", ") "]), min_size=1),
-       st.booleans())
+@given(
+    words,
+    st.lists(st.sampled_from([" ", "  ", "\t", "\n", " , ", "! ", " — ", "...", " (", ") "]), min_size=1),
+    st.booleans(),
+)
 def test_key_is_invariant_to_whitespace_case_and_punctuation(tokens: list[str], seps: list[str], upper: bool) -> None:
     plain = " ".join(tokens)
     noisy = "".join(t + seps[i % len(seps)] for i, t in enumerate(tokens))

@@ -151,4 +151,3 @@ class Article:
     @property
     def duplicate_paragraphs(self) -> int:
         return sum(1 for p in self.paragraphs if p.duplicate_of is not None)
-

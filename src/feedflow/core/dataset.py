@@ -30,9 +30,9 @@ runs at the start of every run under the lock, so the dataset is always either b
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -56,6 +56,7 @@ LOCK = ".feedflow.lock"
 FILE_LISTING = "_files.json"
 JOURNAL = "_commit.json"
 PARTITION_KEYS = ("date", "source")
+
 
 class DatasetError(RuntimeError):
     """The dataset folder cannot be used; the message is one line."""

@@ -24,8 +24,25 @@ import tldextract
 #: Query parameters that only track the click, never select content.
 TRACKING_PARAMS: frozenset[str] = frozenset(
     {
-        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "mc_cid", "mc_eid",
-        "igshid", "_ga", "_gl", "ocid", "cmpid", "ncid", "smid", "sr_share", "share", "ref_src",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "_ga",
+        "_gl",
+        "ocid",
+        "cmpid",
+        "ncid",
+        "smid",
+        "sr_share",
+        "share",
+        "ref_src",
     }
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}

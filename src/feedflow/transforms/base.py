@@ -1,0 +1,101 @@
+"""The one generic Beam wrapper: run a core step, route Rejections to a ``rejects`` output, count them.
+
+A core step is any callable ``element -> record | Rejection | Iterator[record | Rejection]``. It is
+built on the worker in ``setup()`` from a picklable factory and its arguments (so models and automata
+load once per worker and nothing depends on the launching process), then applied per element.
+Rejections are counted per reason with Beam Metrics (namespace ``feedflow``, counter
+``<step>.rejected.<reason>``), records per step (``<step>.out``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.metrics.metric import Metrics
+from apache_beam.pvalue import PCollection
+
+from feedflow.model import Rejection
+
+MAIN = "main"
+REJECTS = "rejects"
+NAMESPACE = "feedflow"
+
+_LOG = logging.getLogger("feedflow")
+
+
+class CoreStepFn(beam.DoFn):
+    """Applies a core step built in ``setup()`` by ``factory(*args)``."""
+
+    def __init__(self, step: str, factory: Callable[..., Callable[[Any], Any]], *args: Any) -> None:
+        self._step = step
+        self._factory = factory
+        self._args = args
+        self._fn: Callable[[Any], Any] | None = None
+        self._out = Metrics.counter(NAMESPACE, f"{step}.out")
+
+    def setup(self) -> None:
+        self._fn = self._factory(*self._args)
+
+    def process(self, element: Any) -> Iterator[Any]:
+        assert self._fn is not None, "setup() was not called"
+        result = self._fn(element)
+        items: Iterable[Any] = result if isinstance(result, Iterator | list) else (result,)
+        for item in items:
+            if isinstance(item, Rejection):
+                Metrics.counter(NAMESPACE, f"{self._step}.rejected.{item.reason}").inc()
+                yield pvalue.TaggedOutput(REJECTS, item)
+            else:
+                self._out.inc()
+                yield item
+
+
+class ApplyCore(beam.PTransform[PCollection[Any], Any]):
+    """``pcoll | ApplyCore("Step", factory, *args)`` → ``(records, rejections)``."""
+
+    def __init__(self, step: str, factory: Callable[..., Callable[[Any], Any]], *args: Any) -> None:
+        super().__init__(label=step)
+        self._fn = CoreStepFn(step, factory, *args)
+
+    def expand(self, pcoll: PCollection[Any]) -> tuple[PCollection[Any], PCollection[Any]]:
+        results = pcoll | beam.ParDo(self._fn).with_outputs(REJECTS, main=MAIN)
+        return results[MAIN], results[REJECTS]
+
+
+class LogProgressFn(beam.DoFn):
+    """Passes elements through, logging every ``every`` elements per worker (long runs show life)."""
+
+    def __init__(self, what: str, every: int = 500) -> None:
+        self._what = what
+        self._every = every
+        self._seen = 0
+
+    def process(self, element: Any) -> Iterator[Any]:
+        self._seen += 1
+        if self._seen % self._every == 0:
+            _LOG.info("… %d %s so far (this worker)", self._seen, self._what)
+        yield element
+
+
+def bind(function: Callable[..., Any], *args: Any) -> Callable[[Any], Any]:
+    """Factory for plain core functions: ``ApplyCore("Read", bind, read_input, config)`` calls
+    ``read_input(element, config)``. Runs on the worker, so the closure is never pickled."""
+
+    def call(element: Any) -> Any:
+        return function(element, *args)
+
+    return call
+
+
+def feedflow_counters(result: Any) -> dict[str, int]:
+    """The ``feedflow`` namespace's counters of a finished pipeline result, summed per name."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    totals: dict[str, int] = {}
+    for counter in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + int(value or 0)
+    return totals

@@ -1,0 +1,250 @@
+"""Composite transforms of the batch pipeline, each a thin wrapper over feedflow.core.
+
+ReadArticles      input arguments → RawArticles (+ rejects)          core.readers
+BuildArticles     RawArticle → Article (+ rejects)                    core.articles
+DropSeenArticles  keep one copy per article_id, skip ids in the dataset (+ rejects, skipped ids)
+TagArticles       topics per article, entities per batch              core.tagging
+WriteDataset      rows → staged Parquet part files + the run's file listing and counters
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.metrics.metric import Metrics
+from apache_beam.pvalue import PCollection
+from apache_beam.transforms import combiners, window
+from apache_beam.utils.windowed_value import WindowedValue
+
+from feedflow.config import NerConfig, ReadConfig, TopicConfig
+from feedflow.core.articles import ArticleBuilder, BuildConfig
+from feedflow.core.dataset import (
+    PartFileWriter,
+    TableRow,
+    WrittenFile,
+    article_rows,
+    read_article_ids,
+    reject_row,
+    write_listing,
+)
+from feedflow.core.readers import expand_input, read_input
+from feedflow.core.schemas import load_schemas
+from feedflow.core.tagging import EntityStep, TopicStep
+from feedflow.model import Article, Rejection
+from feedflow.transforms.base import NAMESPACE, REJECTS, ApplyCore, LogProgressFn, bind
+
+SKIPPED = "skipped"
+
+
+class ReadArticles(beam.PTransform[PCollection[Any], Any]):
+    """Input arguments (paths, globs, URLs, OPML) → ``(raw_articles, rejects)``.
+
+    Expansion runs first, then a Reshuffle spreads the files/URLs over workers before reading.
+    """
+
+    def __init__(self, config: ReadConfig) -> None:
+        super().__init__()
+        self._config = config
+
+    def expand(self, args: PCollection[Any]) -> tuple[PCollection[Any], PCollection[Any]]:
+        refs, bad_args = args | ApplyCore("ExpandInputs", bind, expand_input, self._config)
+        raws, bad_reads = (
+            refs | "SpreadInputs" >> beam.Reshuffle() | ApplyCore("ReadInputs", bind, read_input, self._config)
+        )
+        raws = raws | "ReadProgress" >> beam.ParDo(LogProgressFn("records read"))
+        rejects = (bad_args, bad_reads) | "ReadRejects" >> beam.Flatten()
+        return raws, rejects
+
+
+class BuildArticles(beam.PTransform[PCollection[Any], Any]):
+    """RawArticle → ``(articles, rejects)``: clean, dedup paragraphs, identify, detect language."""
+
+    def __init__(self, config: BuildConfig) -> None:
+        super().__init__()
+        self._config = config
+
+    def expand(self, raws: PCollection[Any]) -> tuple[PCollection[Any], PCollection[Any]]:
+        articles, rejects = raws | ApplyCore("CleanAndIdentify", ArticleBuilder, self._config)
+        return articles, rejects
+
+
+class ChooseOneFn(beam.DoFn):
+    """Per article_id: skip it when the dataset already has it, else keep the first copy in
+    (input, locator) order and reject the others as ``duplicate_article``."""
+
+    def __init__(self) -> None:
+        self._skipped = Metrics.counter(NAMESPACE, "DropSeenArticles.skipped_existing")
+        self._dupes = Metrics.counter(NAMESPACE, "DropSeenArticles.rejected.duplicate_article")
+
+    def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Any]:
+        article_id, groups = element
+        copies: list[Article] = sorted(groups["new"], key=lambda a: (a.input, a.locator))
+        if not copies:
+            return
+        if any(True for _ in groups["old"]):
+            for copy in copies:
+                self._skipped.inc()
+                yield pvalue.TaggedOutput(SKIPPED, copy.article_id)
+            return
+        first, *others = copies
+        yield first
+        for other in others:
+            self._dupes.inc()
+            where = f"{first.input} {first.locator}".strip()
+            yield pvalue.TaggedOutput(
+                REJECTS,
+                Rejection(
+                    input=other.input,
+                    locator=other.locator,
+                    reason="duplicate_article",
+                    detail=f"same article_id {article_id} as {where}",
+                    excerpt=(other.title or "")[:200],
+                ),
+            )
+
+
+class DropSeenArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]], Any]):
+    """``(articles, existing_files)`` → ``(new articles, rejects, skipped ids)``.
+
+    An anti-join by CoGroupByKey against the article_ids of the committed dataset: the history is
+    read as a PCollection[Any], never loaded whole into one worker's memory.
+    """
+
+    def expand(
+        self, inputs: tuple[PCollection[Any], PCollection[Any]]
+    ) -> tuple[PCollection[Any], PCollection[Any], PCollection[Any]]:
+        articles, existing_files = inputs
+        new = articles | "KeyById" >> beam.Map(lambda a: (a.article_id, a))
+        old = (
+            existing_files
+            | "ReadExistingIds" >> beam.FlatMap(read_article_ids)
+            | "KeyExistingIds" >> beam.Map(lambda i: (i, None))
+        )
+        results = (
+            {"new": new, "old": old}
+            | "JoinIds" >> beam.CoGroupByKey()
+            | "ChooseOne" >> beam.ParDo(ChooseOneFn()).with_outputs(REJECTS, SKIPPED, main="main")
+        )
+        return results["main"], results[REJECTS], results[SKIPPED]
+
+
+class TagEntitiesFn(beam.DoFn):
+    """Batches of articles through one spaCy model per worker (loaded in setup)."""
+
+    def __init__(self, config: NerConfig) -> None:
+        self._config = config
+        self._step: EntityStep | None = None
+        self._tagged = Metrics.counter(NAMESPACE, "TagEntities.tagged")
+        self._other_language = Metrics.counter(NAMESPACE, "TagEntities.skipped_language")
+
+    def setup(self) -> None:
+        self._step = EntityStep(self._config)
+
+    def process(self, batch: Sequence[Article]) -> Iterator[Article]:
+        assert self._step is not None, "setup() was not called"
+        for article in self._step(batch):
+            (self._tagged if article.entities_tagged else self._other_language).inc()
+            yield article
+
+
+class TagArticles(beam.PTransform[PCollection[Any], Any]):
+    """Topics then entities; either can be skipped (rows then have empty tags)."""
+
+    def __init__(self, topics: TopicConfig | None, entities: NerConfig | None) -> None:
+        super().__init__()
+        self._topics = topics
+        self._entities = entities
+
+    def expand(self, articles: PCollection[Any]) -> PCollection[Any]:
+        if self._topics is not None:
+            articles, _ = articles | ApplyCore("TagTopics", TopicStep, self._topics)
+        if self._entities is not None:
+            articles = (
+                articles
+                | "BatchForNer" >> beam.BatchElements(min_batch_size=8, max_batch_size=128)
+                | "TagEntities" >> beam.ParDo(TagEntitiesFn(self._entities))
+            )
+        return articles
+
+
+class WritePartsFn(beam.DoFn):
+    """Writes rows into Parquet part files under the run's staging folder, one writer per bundle;
+    emits a WrittenFile per file (files of a failed bundle are never emitted, so never committed)."""
+
+    def __init__(self, staging_dir: str, max_rows: int) -> None:
+        self._staging_dir = staging_dir
+        self._max_rows = max_rows
+        self._writer: PartFileWriter | None = None
+
+    def setup(self) -> None:
+        self._schemas = load_schemas()
+
+    def start_bundle(self) -> None:
+        self._writer = PartFileWriter(self._staging_dir, self._schemas, self._max_rows)
+
+    def process(self, row: TableRow) -> Iterator[WrittenFile]:
+        assert self._writer is not None
+        yield from self._writer.add(row)
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        assert self._writer is not None
+        for written in self._writer.flush():
+            yield WindowedValue(written, window.GlobalWindow().max_timestamp(), (window.GlobalWindow(),))
+
+
+def _stat_keys_of_row(row: TableRow) -> str:
+    return f"rows_{row.table}"
+
+
+def _finalize(_: Any, staging_dir: str, files: list[WrittenFile], stats: list[tuple[str, int]]) -> int:
+    write_listing(staging_dir, files, dict(stats))
+    return len(files)
+
+
+class WriteDataset(beam.PTransform[tuple[PCollection[Any], ...], Any]):
+    """``(articles, rejects, skipped, records_in)`` → staged part files + ``_files.json`` listing.
+
+    The listing holds the files of successful bundles and the run's counters (records in, rows per
+    table, rejects per reason, skipped ids), all computed from the data itself.
+    """
+
+    def __init__(
+        self, staging_dir: str, run_id: str, run_date: Any, partition_by: Sequence[str], max_rows: int = 20_000
+    ) -> None:
+        super().__init__()
+        self._staging_dir = staging_dir
+        self._run_id = run_id
+        self._run_date = run_date
+        self._partition_by = tuple(partition_by)
+        self._max_rows = max_rows
+
+    def expand(self, inputs: tuple[PCollection[Any], ...]) -> PCollection[Any]:
+        articles, rejects, skipped, records_in = inputs
+        run_id, run_date, partition_by = self._run_id, self._run_date, self._partition_by
+        article_table_rows = articles | "ArticleRows" >> beam.FlatMap(lambda a: article_rows(a, run_id, partition_by))
+        reject_table_rows = rejects | "RejectRows" >> beam.Map(lambda r: reject_row(r, run_id, run_date))
+        rows = (article_table_rows, reject_table_rows) | "AllRows" >> beam.Flatten()
+        files = rows | "WriteParts" >> beam.ParDo(WritePartsFn(self._staging_dir, self._max_rows))
+        stat_keys = (
+            rows | "RowStat" >> beam.Map(_stat_keys_of_row),
+            rejects | "RejectStat" >> beam.Map(lambda r: f"rejected.{r.reason}"),
+            skipped | "SkippedStat" >> beam.Map(lambda _: "skipped_existing"),
+            records_in | "InputStat" >> beam.Map(lambda _: "records_in"),
+        ) | "AllStats" >> beam.Flatten()
+        stats = stat_keys | "CountStats" >> combiners.Count.PerElement()
+        staging_dir = self._staging_dir
+        listing: PCollection[Any] = (
+            articles.pipeline
+            | "FinalizeTrigger" >> beam.Create([None])
+            | "WriteListing"
+            >> beam.Map(
+                _finalize,
+                staging_dir=staging_dir,
+                files=beam.pvalue.AsList(files),
+                stats=beam.pvalue.AsList(stats),
+            )
+        )
+        return listing
