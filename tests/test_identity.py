@@ -41,3 +41,14 @@ def test_source_prefers_declared_then_domains_then_file_name() -> None:
     assert namer.source("Reuters", "https://www.bbc.co.uk/x", None, "a.json") == "Reuters"
     assert namer.source(None, None, "https://feeds.theguardian.com/rss", "f.xml") == "theguardian.com"
     assert namer.source(None, None, None, "/data/in/story.txt") == "story.txt"
+
+
+def test_a_site_root_url_does_not_identify_an_article() -> None:
+    home = canonical_url("http://www.taverncast.com")
+    assert home == "http://taverncast.com/"
+    episode_1 = article_id(home, "shows/1.mp3", "https://taverncast.com/feed", "taverncast.com", "Ep 1", "h1")
+    episode_2 = article_id(home, "shows/2.mp3", "https://taverncast.com/feed", "taverncast.com", "Ep 2", "h2")
+    assert episode_1 != episode_2
+    assert article_id("https://taverncast.com/?p=1", None, None, "s", "t", "h") != article_id(
+        "https://taverncast.com/?p=2", None, None, "s", "t", "h"
+    )

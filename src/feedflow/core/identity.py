@@ -4,6 +4,8 @@
 
 1. the canonical URL: scheme and host lower-cased, ``www.`` and the fragment dropped, default ports
    dropped, tracking parameters removed (``utm_*``, ``fbclid``, ``gclid``, …), an empty path → ``/``;
+   except a bare site root (``https://example.com/``), which names a site, not an article: feeds
+   whose every item links to the home page (podcasts often do) would otherwise collapse into one;
 2. else the feed entry's guid (prefixed with the feed URL, since guids are only unique per feed);
 3. else source + title + body content hash.
 
@@ -73,6 +75,12 @@ def canonical_url(url: str | None) -> str | None:
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
+def is_site_root(url: str) -> bool:
+    """True for a canonical URL with no path and no query: a home page."""
+    parts = urlsplit(url)
+    return parts.path in ("", "/") and not parts.query
+
+
 def stable_id(*parts: str) -> str:
     """Hex BLAKE2b-128 of the parts, separated by a byte that cannot occur in text."""
     h = hashlib.blake2b(digest_size=16)
@@ -86,7 +94,7 @@ def article_id(
     url: str | None, guid: str | None, feed_url: str | None, source: str, title: str | None, body_hash: str
 ) -> str:
     """The article id (see module docstring). ``url`` must already be canonical."""
-    if url:
+    if url and not is_site_root(url):
         return stable_id("url", url)
     if guid:
         return stable_id("guid", feed_url or "", guid.strip())
