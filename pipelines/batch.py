@@ -15,8 +15,9 @@ Run it::
   Exit 1: the run failed; the dataset is exactly as before it (its staging folder is removed).
 * Check a run: ``DIR/_runs/<run_id>.json`` holds its counts; ``records_in = articles + rejected +
   skipped_existing`` always (the run refuses to commit otherwise).
-* Re-running the same inputs adds no article rows: ids already in DIR are skipped (counted as
-  ``skipped_existing``). Rejects are the run's own log and are written by every run.
+* Re-running the same inputs adds no article rows: ids already in DIR with the same content are
+  skipped (counted as ``skipped_existing``); an id whose content changed is written again as
+  ``version`` = previous + 1. Rejects are the run's own log and are written by every run.
 * A run killed mid-way leaves ``DIR/_staging/<run_id>``: the next run over DIR removes it, or finishes
   its commit if the commit had begun (see feedflow.core.dataset).
 * Query: ``feedflow query DIR "SELECT …"`` (views articles, paragraphs, entities, rejects).
@@ -38,7 +39,7 @@ from feedflow.core.dataset import Dataset, new_run_id, read_stats
 from feedflow.options import RunOptions, beam_options, parse_run_args
 from feedflow.runs import build_manifest, check_accounting, format_summary
 from feedflow.transforms.base import feedflow_counters
-from feedflow.transforms.stages import BuildArticles, DropSeenArticles, ReadArticles, TagArticles, WriteDataset
+from feedflow.transforms.stages import ProcessArticles, ReadArticles, WriteDataset
 
 _LOG = logging.getLogger("feedflow")
 
@@ -47,15 +48,13 @@ def build(pipeline: beam.Pipeline, options: RunOptions, run_id: str, staging: st
     """Compose the batch job's transforms onto ``pipeline``."""
     assert options.started is not None
     raws, read_rejects = pipeline | "Inputs" >> beam.Create(list(options.inputs)) | "Read" >> ReadArticles(options.read)
-    articles, build_rejects = raws | "Build" >> BuildArticles(
-        BuildConfig(run_started=options.started, clean=options.clean)
-    )
     existing_files = pipeline | "ExistingFiles" >> beam.Create(list(existing))
-    new, dup_rejects, skipped = (articles, existing_files) | "DropSeen" >> DropSeenArticles()
-    tagged = new | "Tag" >> TagArticles(options.topics, options.ner)
-    rejects = (read_rejects, build_rejects, dup_rejects) | "AllRejects" >> beam.Flatten()
+    articles, process_rejects, skipped = (raws, existing_files) | "Process" >> ProcessArticles(
+        BuildConfig(run_started=options.started, clean=options.clean), options.topics, options.ner
+    )
+    rejects = (read_rejects, process_rejects) | "AllRejects" >> beam.Flatten()
     records_in = (raws, read_rejects) | "RecordsIn" >> beam.Flatten()
-    _ = (tagged, rejects, skipped, records_in) | "Write" >> WriteDataset(
+    _ = (articles, rejects, skipped, records_in) | "Write" >> WriteDataset(
         staging, run_id, options.started.date(), options.partition_by
     )
 

@@ -249,6 +249,26 @@ def test_rerun_adds_no_rows_and_counts_what_it_skipped(mixed_inputs: Path, tmp_p
     assert second["counts"]["skipped_existing"] == first["counts"]["articles"]
 
 
+def test_changed_content_under_the_same_id_becomes_the_next_version(tmp_path: Path) -> None:
+    story = tmp_path / "story.jsonl"
+    out = tmp_path / "data"
+    first = {"url": "https://news.example.com/story", "title": "Storm nears coast", "text": "The storm is near."}
+    story.write_text(json.dumps(first) + "\n")
+    assert main(["run", str(story), "--output", str(out), "--skip", "entities"]) == 0
+    assert main(["run", str(story), "--output", str(out), "--skip", "entities"]) == 0  # unchanged: skipped
+    revised = {**first, "title": "Storm reaches coast", "text": "The storm reached the coast at dawn."}
+    story.write_text(json.dumps(revised) + "\n")
+    assert main(["run", str(story), "--output", str(out), "--skip", "entities"]) == 0
+    versions = rows(out, "SELECT article_id, version, title FROM articles ORDER BY version")
+    assert [(v, t) for _, v, t in versions] == [(1, "Storm nears coast"), (2, "Storm reaches coast")]
+    assert versions[0][0] == versions[1][0]
+    assert rows(out, "SELECT version, text FROM paragraphs ORDER BY version") == [
+        (1, "The storm is near."),
+        (2, "The storm reached the coast at dawn."),
+    ]
+    assert [m["counts"]["skipped_existing"] for m in manifests(out)] == [0, 1, 0]
+
+
 def test_a_run_that_fails_midway_leaves_the_dataset_unchanged(
     mixed_inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

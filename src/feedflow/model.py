@@ -138,6 +138,7 @@ class Article:
     entities: tuple[Entity, ...] = ()
     topics: tuple[TopicScore, ...] = ()
     entities_tagged: bool = False
+    version: int = 1
 
     @property
     def body(self) -> tuple[str, ...]:

@@ -109,7 +109,7 @@ def article_date(article: Article) -> date:
     return (article.published_at or article.fetched_at).date()
 
 
-def article_rows(article: Article, run_id: str, partition_by: Sequence[str], version: int = 1) -> list[TableRow]:
+def article_rows(article: Article, run_id: str, partition_by: Sequence[str]) -> list[TableRow]:
     """All rows an article contributes: one article row, its paragraphs and its entities."""
     partition = partition_path(article_date(article), article.source, partition_by)
     text = article.text
@@ -120,7 +120,7 @@ def article_rows(article: Article, run_id: str, partition_by: Sequence[str], ver
             partition,
             {
                 "article_id": article.article_id,
-                "version": version,
+                "version": article.version,
                 "url": article.url,
                 "source": article.source,
                 "feed_url": article.feed_url,
@@ -153,6 +153,7 @@ def article_rows(article: Article, run_id: str, partition_by: Sequence[str], ver
             partition,
             {
                 "article_id": article.article_id,
+                "version": article.version,
                 "position": p.position,
                 "text": p.text,
                 "key_hash": p.key_hash,
@@ -168,6 +169,7 @@ def article_rows(article: Article, run_id: str, partition_by: Sequence[str], ver
             partition,
             {
                 "article_id": article.article_id,
+                "version": article.version,
                 "entity": e.entity,
                 "label": e.label,
                 "mentions": e.mentions,
@@ -432,10 +434,24 @@ def read_stats(staging_dir: str) -> dict[str, int]:
     return stats
 
 
-def read_article_ids(path: str) -> list[str]:
-    """The article_id column of one committed articles file."""
-    ids: list[str] = pq.read_table(path, columns=["article_id"]).column(0).to_pylist()
-    return ids
+@dataclass(frozen=True, slots=True)
+class KnownVersion:
+    """What the dataset already holds for an article id: its latest version and that version's content."""
+
+    article_id: str
+    version: int
+    content_hash: str
+
+
+def read_known_versions(path: str) -> list[KnownVersion]:
+    """(article_id, version, content_hash) of every row of one committed articles file."""
+    table = pq.read_table(path, columns=["article_id", "version", "content_hash"])
+    return [
+        KnownVersion(i, v, h)
+        for i, v, h in zip(
+            table.column(0).to_pylist(), table.column(1).to_pylist(), table.column(2).to_pylist(), strict=True
+        )
+    ]
 
 
 def new_run_id(now: datetime) -> str:

@@ -10,6 +10,7 @@ WriteDataset      rows → staged Parquet part files + the run's file listing an
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import apache_beam as beam
@@ -22,11 +23,12 @@ from apache_beam.utils.windowed_value import WindowedValue
 from feedflow.config import NerConfig, ReadConfig, TopicConfig
 from feedflow.core.articles import ArticleBuilder, BuildConfig
 from feedflow.core.dataset import (
+    KnownVersion,
     PartFileWriter,
     TableRow,
     WrittenFile,
     article_rows,
-    read_article_ids,
+    read_known_versions,
     reject_row,
     write_listing,
 )
@@ -72,25 +74,21 @@ class BuildArticles(beam.PTransform[PCollection[Any], Any]):
 
 
 class ChooseOneFn(beam.DoFn):
-    """Per article_id: skip it when the dataset already has it, else keep the first copy in
-    (input, locator) order and reject the others as ``duplicate_article``."""
+    """Per article_id: keep the first copy in (input, locator) order and reject the others as
+    ``duplicate_article``; then, against what the dataset already holds for the id, skip it when its
+    content equals the latest version's, or write it as the next ``version`` when the content changed."""
 
     def __init__(self) -> None:
         self._skipped = Metrics.counter(NAMESPACE, "DropSeenArticles.skipped_existing")
         self._dupes = Metrics.counter(NAMESPACE, "DropSeenArticles.rejected.duplicate_article")
+        self._revised = Metrics.counter(NAMESPACE, "DropSeenArticles.new_version")
 
     def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Any]:
         article_id, groups = element
         copies: list[Article] = sorted(groups["new"], key=lambda a: (a.input, a.locator))
         if not copies:
             return
-        if any(True for _ in groups["old"]):
-            for copy in copies:
-                self._skipped.inc()
-                yield pvalue.TaggedOutput(SKIPPED, copy.article_id)
-            return
         first, *others = copies
-        yield first
         for other in others:
             self._dupes.inc()
             where = f"{first.input} {first.locator}".strip()
@@ -104,13 +102,24 @@ class ChooseOneFn(beam.DoFn):
                     excerpt=(other.title or "")[:200],
                 ),
             )
+        known: list[KnownVersion] = list(groups["old"])
+        if not known:
+            yield first
+            return
+        latest = max(known, key=lambda k: k.version)
+        if latest.content_hash == first.content_hash:
+            self._skipped.inc()
+            yield pvalue.TaggedOutput(SKIPPED, article_id)
+            return
+        self._revised.inc()
+        yield replace(first, version=latest.version + 1)
 
 
 class DropSeenArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]], Any]):
-    """``(articles, existing_files)`` → ``(new articles, rejects, skipped ids)``.
+    """``(articles, existing_files)`` → ``(articles to write, rejects, skipped ids)``.
 
-    An anti-join by CoGroupByKey against the article_ids of the committed dataset: the history is
-    read as a PCollection[Any], never loaded whole into one worker's memory.
+    An anti-join by CoGroupByKey against (id, version, content hash) of the committed dataset: the
+    history is read as a PCollection, never loaded whole into one worker's memory.
     """
 
     def expand(
@@ -120,8 +129,8 @@ class DropSeenArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]]
         new = articles | "KeyById" >> beam.Map(lambda a: (a.article_id, a))
         old = (
             existing_files
-            | "ReadExistingIds" >> beam.FlatMap(read_article_ids)
-            | "KeyExistingIds" >> beam.Map(lambda i: (i, None))
+            | "ReadKnownVersions" >> beam.FlatMap(read_known_versions)
+            | "KeyKnownById" >> beam.Map(lambda k: (k.article_id, k))
         )
         results = (
             {"new": new, "old": old}
@@ -168,6 +177,27 @@ class TagArticles(beam.PTransform[PCollection[Any], Any]):
                 | "TagEntities" >> beam.ParDo(TagEntitiesFn(self._entities))
             )
         return articles
+
+
+class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]], Any]):
+    """The processing every job shares: ``(raw_articles, existing_files)`` →
+    ``(articles to write, rejects, skipped ids)`` — build, keep one copy per id, tag."""
+
+    def __init__(self, build: BuildConfig, topics: TopicConfig | None, entities: NerConfig | None) -> None:
+        super().__init__()
+        self._build = build
+        self._topics = topics
+        self._entities = entities
+
+    def expand(
+        self, inputs: tuple[PCollection[Any], PCollection[Any]]
+    ) -> tuple[PCollection[Any], PCollection[Any], PCollection[Any]]:
+        raws, existing_files = inputs
+        articles, build_rejects = raws | "Build" >> BuildArticles(self._build)
+        fresh, dup_rejects, skipped = (articles, existing_files) | "DropSeen" >> DropSeenArticles()
+        tagged = fresh | "Tag" >> TagArticles(self._topics, self._entities)
+        rejects = (build_rejects, dup_rejects) | "ProcessRejects" >> beam.Flatten()
+        return tagged, rejects, skipped
 
 
 class WritePartsFn(beam.DoFn):
