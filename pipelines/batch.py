@@ -32,13 +32,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import apache_beam as beam
-from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
 
 from feedflow.core.articles import BuildConfig
-from feedflow.core.dataset import Dataset, new_run_id, read_stats
+from feedflow.core.dataset import Dataset, new_run_id
 from feedflow.options import RunOptions, beam_options, parse_run_args
-from feedflow.runs import build_manifest, check_accounting, format_summary
-from feedflow.transforms.base import feedflow_counters
+from feedflow.runs import format_summary, run_settings
+from feedflow.transforms.runner import Job, execute
 from feedflow.transforms.stages import ProcessArticles, ReadArticles, WriteDataset
 
 _LOG = logging.getLogger("feedflow")
@@ -68,32 +67,22 @@ def run(argv: Sequence[str] | None = None) -> int:
     with dataset.lock():
         for line in dataset.recover():
             _LOG.warning("recovery: %s", line)
-        run_id = new_run_id(started)
-        staging = str(dataset.staging_dir(run_id))
-        pipeline_options, runner_name = beam_options(options)
+        pipeline_options, runner = beam_options(options)
+        job = Job(
+            run_id=new_run_id(started),
+            started=started,
+            pipeline_options=pipeline_options,
+            runner=runner,
+            inputs=options.inputs,
+            settings=run_settings(options, runner),
+        )
         _LOG.info(
             "run %s: %d input(s) → %s with %s, %d worker(s)",
-            run_id,
-            len(options.inputs),
-            options.output,
-            runner_name,
-            options.workers,
-        )
+            job.run_id, len(options.inputs), options.output, runner, options.workers,
+        )  # fmt: skip
         existing = [str(p) for p in dataset.table_files("articles")]
-        runner = None if runner_name != "FnApiRunner" else FnApiRunner()
-        try:
-            pipeline = beam.Pipeline(runner=runner, options=pipeline_options)
-            build(pipeline, options, run_id, staging, existing)
-            result = pipeline.run()
-            result.wait_until_finish()
-            stats = read_stats(staging)
-            check_accounting(stats)
-            manifest = build_manifest(
-                run_id, options, runner_name, started, datetime.now(UTC), stats, feedflow_counters(result)
-            )
-            manifest = dataset.commit_run(run_id, manifest)
-        except BaseException:
-            dataset.abandon(run_id)
-            raise
+        manifest = execute(
+            dataset, job, lambda pipeline, staging: build(pipeline, options, job.run_id, staging, existing)
+        )
     print(format_summary(manifest, options.output))
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,10 +31,22 @@ def check_accounting(stats: Mapping[str, int]) -> None:
         raise AccountingError("accounting mismatch: reject rows written != rejects counted")
 
 
+def run_settings(options: RunOptions, runner: str) -> dict[str, Any]:
+    """The settings of a run as recorded in its manifest."""
+    return {
+        "partition_by": list(options.partition_by),
+        "workers": options.workers,
+        "runner": runner,
+        "ner_model": options.ner.model if options.ner else None,
+        "topics": options.topics is not None,
+        "beam_args": list(options.beam_args),
+    }
+
+
 def build_manifest(
     run_id: str,
-    options: RunOptions,
-    runner: str,
+    inputs: Sequence[str],
+    settings: Mapping[str, Any],
     started: datetime,
     finished: datetime,
     stats: Mapping[str, int],
@@ -46,15 +58,8 @@ def build_manifest(
         "started_at": started.isoformat(),
         "finished_at": finished.isoformat(),
         "seconds": round((finished - started).total_seconds(), 3),
-        "inputs": list(options.inputs),
-        "settings": {
-            "partition_by": list(options.partition_by),
-            "workers": options.workers,
-            "runner": runner,
-            "ner_model": options.ner.model if options.ner else None,
-            "topics": options.topics is not None,
-            "beam_args": list(options.beam_args),
-        },
+        "inputs": list(inputs),
+        "settings": dict(settings),
         "counts": {
             "records_in": stats.get("records_in", 0),
             "articles": stats.get("rows_articles", 0),
