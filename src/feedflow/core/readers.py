@@ -60,6 +60,7 @@ import re
 import stat
 import xml.etree.ElementTree as StdET
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -990,6 +991,9 @@ def _read_feed(source: _Source, fallback: str | None) -> Iterator[RawArticle | R
     feed_authors = _entry_authors(feed) if str(version).startswith("atom") else ()
     # A fetched feed is known by the URL asked for; a local one by its rel=self link, else its path.
     feed_url = source.feed_url if source.fetch is not None else (_self_link(feed.get("links")) or source.input)
+    # A guid repeated within one feed does not identify an entry: as Miniflux does, such entries are
+    # known by guid + link instead.
+    guid_counts = Counter(_clean_str(entry.get("id")) for entry in entries)
     for index, entry in enumerate(entries):
         html, text, from_summary = _entry_body(entry)
         summary = None
@@ -1003,12 +1007,15 @@ def _read_feed(source: _Source, fallback: str | None) -> Iterator[RawArticle | R
             if isinstance(content, Mapping) and _clean_str(content.get("language")):
                 language = _clean_str(content.get("language"))
                 break
+        guid = _clean_str(entry.get("id"))
+        if guid is not None and guid_counts[guid] > 1:
+            guid = f"{guid} {url or ''}".strip()
         yield RawArticle(
             input=source.input,
             locator=f"entry {index}",
             kind=KIND_FEED,
             url=url,
-            guid=_clean_str(entry.get("id")),
+            guid=guid,
             title=_detail_text(entry.get("title"), entry.get("title_detail")),
             text=text,
             html=html,
@@ -1193,15 +1200,32 @@ def _read_url(ref: InputRef, config: ReadConfig, opml_depth: int) -> Iterator[Ra
     if isinstance(result, Rejection):
         yield result
         return
+    yield from _read_fetched(ref.location, result, config, ref.title, opml_depth)
+
+
+def _read_fetched(
+    location: str, result: FetchResult, config: ReadConfig, title: str | None, opml_depth: int
+) -> Iterator[RawArticle | Rejection]:
     data = result.body
     name = os.path.basename(urlsplit(result.final_url).path)
-    decompressed = _decompress(data, ref.location, config.max_bytes)
+    decompressed = _decompress(data, location, config.max_bytes)
     if isinstance(decompressed, Rejection):
         yield decompressed
         return
     if decompressed is not None:
         data, name = decompressed, _strip_compression_extension(name)
-    yield from _dispatch(_Source(ref.location, data, name, result, ref.title, opml_depth=opml_depth, config=config))
+    yield from _dispatch(_Source(location, data, name, result, title, opml_depth=opml_depth, config=config))
+
+
+def read_fetched(
+    location: str, result: FetchResult, config: ReadConfig, title: str | None = None
+) -> Iterator[RawArticle | Rejection]:
+    """The records of a body fetched by the caller (the ingester does its own conditional GETs):
+    like :func:`read_input` for a URL, without fetching. Never raises."""
+    try:
+        yield from _read_fetched(location, result, config, title, 0)
+    except Exception as error:  # noqa: BLE001 - same contract as read_input: report, never raise
+        yield _reject(location, "internal_error", _describe_error(error), location)
 
 
 def _read_file(ref: InputRef, config: ReadConfig, opml_depth: int) -> Iterator[RawArticle | Rejection]:
