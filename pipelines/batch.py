@@ -5,8 +5,9 @@ Runbook
 -------
 Run it::
 
-    feedflow run INPUT... --output DIR [--skip entities,topics] [--partition-by date|date,source]
-                 [--workers N] [-- BEAM_OPTIONS...]
+    feedflow run INPUT... --output DIR [--skip entities,topics,boilerplate,near-dups]
+                 [--partition-by date|date,source] [--workers N] [--boilerplate-min-articles N]
+                 [--near-dup-threshold J] [-- BEAM_OPTIONS...]
 
 * Without ``--runner`` the in-process FnApiRunner runs the job (Beam's default DirectRunner first tries
   to download Prism); ``--workers N`` starts N SDK worker processes (multi_processing).
@@ -20,6 +21,9 @@ Run it::
   ``version`` = previous + 1. Rejects are the run's own log and are written by every run.
 * A run killed mid-way leaves ``DIR/_staging/<run_id>``: the next run over DIR removes it, or finishes
   its commit if the commit had begun (see feedflow.core.dataset).
+* Cross-article dedup compares the run with itself and with everything committed: boilerplate is
+  ``paragraphs.boilerplate``, near-duplicates ``articles.duplicate_of``/``similarity``; the manifest's
+  ``Boilerplate.*`` and ``NearDup.*`` metrics count them (README, "Deduplication").
 * Query: ``feedflow query DIR "SELECT …"`` (views articles, paragraphs, entities, rejects).
 """
 
@@ -49,7 +53,11 @@ def build(pipeline: beam.Pipeline, options: RunOptions, run_id: str, staging: st
     raws, read_rejects = pipeline | "Inputs" >> beam.Create(list(options.inputs)) | "Read" >> ReadArticles(options.read)
     existing_files = pipeline | "ExistingFiles" >> beam.Create(list(existing))
     articles, process_rejects, skipped = (raws, existing_files) | "Process" >> ProcessArticles(
-        BuildConfig(run_started=options.started, clean=options.clean), options.topics, options.ner
+        BuildConfig(run_started=options.started, clean=options.clean),
+        options.topics,
+        options.ner,
+        boilerplate=options.boilerplate,
+        near_dup=options.near_dup,
     )
     rejects = (read_rejects, process_rejects) | "AllRejects" >> beam.Flatten()
     records_in = (raws, read_rejects) | "RecordsIn" >> beam.Flatten()

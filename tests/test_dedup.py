@@ -47,3 +47,23 @@ def test_key_is_invariant_to_whitespace_case_and_punctuation(tokens: list[str], 
     noisy = "".join(t + seps[i % len(seps)] for i, t in enumerate(tokens))
     noisy = noisy.upper() if upper else noisy.lower()
     assert key_hash(noisy) == key_hash(plain)
+
+
+def _reference_normalization(text: str) -> str:
+    """The normalization as first written: NFD, every combining mark dropped char by char, …"""
+    import re
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    folded = re.sub(r"\d", "0", stripped.casefold())
+    return re.sub(r"[\W_]+", " ", folded).strip()
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=60)
+    | st.sampled_from(["Café Zürich’s “crème” brûlée", "ǅ ﬁ ᾏ Å ñ"])
+)
+def test_the_ascii_fast_path_normalizes_exactly_like_the_reference(text: str) -> None:
+    assert normalize_for_dedup(text) == _reference_normalization(text)

@@ -83,12 +83,16 @@ class Paragraph:
 
     ``key_hash`` is the signed 64-bit hash of the paragraph's normalized dedup key; ``duplicate_of``
     is the position of the first paragraph of the same article with the same key (None for firsts).
+    ``boilerplate`` is True when the key repeats across the source's articles and the paragraph was
+    removed from the body, False when checked and kept, None when not checked or too short to count
+    (see :mod:`feedflow.core.boilerplate`).
     """
 
     position: int
     text: str
     key_hash: int
     duplicate_of: int | None = None
+    boilerplate: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,11 +143,19 @@ class Article:
     topics: tuple[TopicScore, ...] = ()
     entities_tagged: bool = False
     version: int = 1
+    #: `ingest --fetch-articles` (feedflow.core.enrich): "ok" when the body is the fetched page's text,
+    #: else why the feed's content was kept (http_404, no_main_text…); None when no page was fetched.
+    page_status: str | None = None
+    #: Near-duplicate detection (feedflow.core.neardup): the body's MinHash signature (signed int32s),
+    #: the cluster representative's article_id and the estimated Jaccard similarity to it.
+    minhash: tuple[int, ...] = ()
+    duplicate_of: str | None = None
+    similarity: float | None = None
 
     @property
     def body(self) -> tuple[str, ...]:
-        """The paragraphs that make the article's text: first copies only."""
-        return tuple(p.text for p in self.paragraphs if p.duplicate_of is None)
+        """The paragraphs that make the article's text: first copies that are not boilerplate."""
+        return tuple(p.text for p in self.paragraphs if p.duplicate_of is None and not p.boilerplate)
 
     @property
     def text(self) -> str:
@@ -152,3 +164,7 @@ class Article:
     @property
     def duplicate_paragraphs(self) -> int:
         return sum(1 for p in self.paragraphs if p.duplicate_of is not None)
+
+    @property
+    def boilerplate_paragraphs(self) -> int:
+        return sum(1 for p in self.paragraphs if p.boilerplate)

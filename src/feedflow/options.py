@@ -13,10 +13,12 @@ from datetime import datetime
 
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-from feedflow.config import CleanConfig, NerConfig, ReadConfig, TopicConfig
+from feedflow.config import DEFAULT_USER_AGENT, CleanConfig, NerConfig, ReadConfig, TopicConfig
+from feedflow.core.boilerplate import BoilerplateConfig
+from feedflow.core.neardup import NearDupConfig
 from feedflow.core.readers import check_input_arg
 
-STAGES = ("entities", "topics")
+STAGES = ("entities", "topics", "boilerplate", "near-dups")
 PARTITIONINGS = {"date": ("date",), "date,source": ("date", "source")}
 
 
@@ -36,6 +38,8 @@ class RunOptions:
     topics: TopicConfig | None
     beam_args: tuple[str, ...] = ()
     started: datetime | None = field(default=None)
+    boilerplate: BoilerplateConfig | None = field(default_factory=BoilerplateConfig)
+    near_dup: NearDupConfig | None = field(default_factory=NearDupConfig)
 
 
 def run_parser(prog: str = "feedflow run") -> argparse.ArgumentParser:
@@ -48,7 +52,10 @@ def run_parser(prog: str = "feedflow run") -> argparse.ArgumentParser:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="file, folder, glob, http(s) feed URL or OPML")
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="dataset folder (created if missing)")
     parser.add_argument(
-        "--skip", default="", metavar="STAGES", help="comma-separated stages to turn off: entities,topics"
+        "--skip",
+        default="",
+        metavar="STAGES",
+        help="comma-separated stages to turn off: entities,topics,boilerplate,near-dups",
     )
     parser.add_argument(
         "--partition-by", default="date", choices=sorted(PARTITIONINGS), help="partition folders (default: date)"
@@ -67,6 +74,20 @@ def run_parser(prog: str = "feedflow run") -> argparse.ArgumentParser:
         "--max-topics", type=int, default=TopicConfig().max_topics, metavar="N", help="topics kept per article"
     )
     parser.add_argument("--user-agent", default=None, help="User-Agent for HTTP fetches")
+    parser.add_argument(
+        "--boilerplate-min-articles",
+        type=int,
+        default=BoilerplateConfig().min_articles,
+        metavar="N",
+        help="a paragraph in at least N articles of one source is boilerplate (default %(default)s)",
+    )
+    parser.add_argument(
+        "--near-dup-threshold",
+        type=float,
+        default=NearDupConfig().threshold,
+        metavar="J",
+        help="estimated Jaccard similarity of word 5-grams that makes a near-duplicate, 0.5-1 (default %(default)s)",
+    )
     return parser
 
 
@@ -92,6 +113,10 @@ def parse_run_args(argv: Sequence[str]) -> RunOptions:
         problem = check_input_arg(arg)
         if problem:
             raise UsageError(problem)
+    if ns.boilerplate_min_articles < 2:
+        raise UsageError("--boilerplate-min-articles must be at least 2 (use --skip boilerplate to turn it off)")
+    if not 0.5 <= ns.near_dup_threshold <= 1.0:
+        raise UsageError("--near-dup-threshold must be between 0.5 and 1.0")
     read = ReadConfig()
     if ns.user_agent:
         read = replace(read, fetch=replace(read.fetch, user_agent=ns.user_agent))
@@ -105,6 +130,8 @@ def parse_run_args(argv: Sequence[str]) -> RunOptions:
         ner=None if "entities" in skip else NerConfig(model=ns.ner_model, language=ns.ner_language),
         topics=None if "topics" in skip else TopicConfig(max_topics=ns.max_topics),
         beam_args=tuple(beam_args),
+        boilerplate=None if "boilerplate" in skip else BoilerplateConfig(min_articles=ns.boilerplate_min_articles),
+        near_dup=None if "near-dups" in skip else NearDupConfig(threshold=ns.near_dup_threshold),
     )
 
 
@@ -119,3 +146,88 @@ def beam_options(options: RunOptions) -> tuple[PipelineOptions, str]:
         direct.direct_num_workers = options.workers
         direct.direct_running_mode = "multi_processing"
     return pipeline_options, runner or "FnApiRunner"
+
+
+# ------------------------------------------------------------------------------------------ ingest
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """'90s', '15m', '2h', '1d' or plain seconds → seconds (UsageError otherwise)."""
+    value = text.strip().lower()
+    unit = value[-1:] if value[-1:] in _UNITS else "s"
+    number = value[:-1] if value[-1:] in _UNITS else value
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        raise UsageError(f"not a duration: {text!r} (use e.g. 30s, 15m, 2h, 1d)") from None
+    if seconds <= 0:
+        raise UsageError(f"duration must be positive: {text!r}")
+    return int(seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    feed_lists: tuple[str, ...]
+    output: str
+    every: int
+    once: bool
+    max_ticks: int | None
+    fetch_articles: bool
+    ignore_schedule: bool
+    per_host: int
+    run: RunOptions
+
+
+def ingest_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="feedflow ingest",
+        description="Poll feeds politely on a schedule and append new and revised articles to DIR, "
+        "one atomic commit per tick.",
+        epilog="Anything after `--` is passed to Apache Beam as pipeline options.",
+    )
+    parser.add_argument("--feeds", nargs="+", required=True, metavar="FILE", help="OPML or text list(s) of feeds")
+    parser.add_argument("--output", "-o", required=True, metavar="DIR", help="dataset folder")
+    parser.add_argument("--every", default="15m", help="time between ticks (default 15m)")
+    parser.add_argument("--once", action="store_true", help="run one tick and exit")
+    parser.add_argument("--max-ticks", type=int, default=None, metavar="N", help="stop after N ticks")
+    parser.add_argument(
+        "--fetch-articles", action="store_true", help="fetch each new entry's page and extract its full text"
+    )
+    parser.add_argument(
+        "--ignore-schedule", action="store_true", help="poll every feed now, whatever its next due time"
+    )
+    parser.add_argument("--per-host", type=int, default=2, metavar="N", help="concurrent requests per host")
+    parser.add_argument("--contact", default=None, metavar="URL", help="contact URL sent in the User-Agent")
+    parser.add_argument("--skip", default="", metavar="STAGES", help="stages to turn off: entities,topics")
+    parser.add_argument("--partition-by", default="date", choices=sorted(PARTITIONINGS))
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="SDK worker processes per tick")
+    parser.add_argument("--ner-model", default=NerConfig().model, metavar="PACKAGE")
+    return parser
+
+
+def parse_ingest_args(argv: Sequence[str]) -> IngestOptions:
+    own, beam_args = split_beam_args(argv)
+    ns = ingest_parser().parse_args(own)
+    if ns.per_host < 1:
+        raise UsageError("--per-host must be at least 1")
+    if ns.max_ticks is not None and ns.max_ticks < 1:
+        raise UsageError("--max-ticks must be at least 1")
+    # Reuse `feedflow run`'s validation for the shared options (inputs are the feed lists themselves).
+    shared = ["--output", ns.output, "--skip", ns.skip, "--partition-by", ns.partition_by,
+              "--workers", str(ns.workers), "--ner-model", ns.ner_model]  # fmt: skip
+    if ns.contact:
+        shared += ["--user-agent", f"{DEFAULT_USER_AGENT.split(' ')[0]} (+{ns.contact})"]
+    run = parse_run_args([*ns.feeds, *shared, "--", *beam_args])
+    return IngestOptions(
+        feed_lists=tuple(ns.feeds),
+        output=ns.output,
+        every=parse_duration(ns.every),
+        once=ns.once,
+        max_ticks=1 if ns.once else ns.max_ticks,
+        fetch_articles=ns.fetch_articles,
+        ignore_schedule=ns.ignore_schedule,
+        per_host=ns.per_host,
+        run=run,
+    )

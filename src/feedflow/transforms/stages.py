@@ -3,6 +3,7 @@
 ReadArticles      input arguments → RawArticles (+ rejects)          core.readers
 BuildArticles     RawArticle → Article (+ rejects)                    core.articles
 DropSeenArticles  keep one copy per article_id, skip ids in the dataset (+ rejects, skipped ids)
+CrossArticleDedup boilerplate and near-duplicates across articles     transforms.dedup
 TagArticles       topics per article, entities per batch              core.tagging
 WriteDataset      rows → staged Parquet part files + the run's file listing and counters
 """
@@ -22,6 +23,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from feedflow.config import NerConfig, ReadConfig, TopicConfig
 from feedflow.core.articles import ArticleBuilder, BuildConfig
+from feedflow.core.boilerplate import BoilerplateConfig
 from feedflow.core.dataset import (
     KnownVersion,
     PartFileWriter,
@@ -32,11 +34,13 @@ from feedflow.core.dataset import (
     reject_row,
     write_listing,
 )
+from feedflow.core.neardup import NearDupConfig
 from feedflow.core.readers import expand_input, read_input
 from feedflow.core.schemas import load_schemas
 from feedflow.core.tagging import EntityStep, TopicStep
 from feedflow.model import Article, Rejection
 from feedflow.transforms.base import NAMESPACE, REJECTS, ApplyCore, LogProgressFn, bind
+from feedflow.transforms.dedup import CrossArticleDedup
 
 SKIPPED = "skipped"
 
@@ -181,13 +185,28 @@ class TagArticles(beam.PTransform[PCollection[Any], Any]):
 
 class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]], Any]):
     """The processing every job shares: ``(raw_articles, existing_files)`` →
-    ``(articles to write, rejects, skipped ids)`` — build, keep one copy per id, tag."""
+    ``(articles to write, rejects, skipped ids)`` — build, keep one copy per id, drop cross-article
+    boilerplate and mark near-duplicates (against the committed dataset too), tag.
 
-    def __init__(self, build: BuildConfig, topics: TopicConfig | None, entities: NerConfig | None) -> None:
+    ``boilerplate`` / ``near_dup`` default to the documented settings; None turns a step off.
+    ``enrich`` runs on the articles that survive DropSeen (new or revised), before dedup and tagging."""
+
+    def __init__(
+        self,
+        build: BuildConfig,
+        topics: TopicConfig | None,
+        entities: NerConfig | None,
+        boilerplate: BoilerplateConfig | None = BoilerplateConfig(),  # noqa: B008 - frozen, immutable
+        near_dup: NearDupConfig | None = NearDupConfig(),  # noqa: B008 - frozen, immutable
+        enrich: beam.PTransform[PCollection[Any], Any] | None = None,
+    ) -> None:
         super().__init__()
         self._build = build
         self._topics = topics
         self._entities = entities
+        self._boilerplate = boilerplate
+        self._near_dup = near_dup
+        self._enrich = enrich
 
     def expand(
         self, inputs: tuple[PCollection[Any], PCollection[Any]]
@@ -195,7 +214,10 @@ class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
         raws, existing_files = inputs
         articles, build_rejects = raws | "Build" >> BuildArticles(self._build)
         fresh, dup_rejects, skipped = (articles, existing_files) | "DropSeen" >> DropSeenArticles()
-        tagged = fresh | "Tag" >> TagArticles(self._topics, self._entities)
+        if self._enrich is not None:  # e.g. ingest --fetch-articles: only articles new to the dataset
+            fresh = fresh | "Enrich" >> self._enrich
+        deduped = (fresh, existing_files) | "CrossDedup" >> CrossArticleDedup(self._boilerplate, self._near_dup)
+        tagged = deduped | "Tag" >> TagArticles(self._topics, self._entities)
         rejects = (build_rejects, dup_rejects) | "ProcessRejects" >> beam.Flatten()
         return tagged, rejects, skipped
 

@@ -1,0 +1,204 @@
+"""Cross-article boilerplate: paragraphs a source repeats in many of its articles.
+
+Rule
+    A paragraph is boilerplate when its dedup key (``paragraphs.key_hash``, see
+    :mod:`feedflow.core.dedup`) occurs in at least ``BoilerplateConfig.min_articles`` (default 3)
+    distinct articles of the same ``source``, counting this run's articles and every article already
+    committed to the dataset. Boilerplate is removed from the article's body (``articles.text``, word
+    and paragraph counts, topics, entities, near-duplicate signature) and kept in ``paragraphs`` with
+    ``boilerplate`` = true.
+
+Evidence
+    Only a paragraph of at least ``min_chars`` (30) characters and ``min_words`` (5) words after dedup
+    normalization counts, and only its first copy in its article: datelines ("WASHINGTON (Reuters) -"),
+    bylines and one-word credits ("Reuters") are too short to tell a source's template from a
+    coincidence. Such paragraphs are never removed by this rule (cleaning's fixed list already drops
+    "Advertisement" & co.) and have ``boilerplate`` = null; long ones get true or false, a within-article
+    repeat its key's value.
+
+Copies count once
+    Articles count as distinct only when their stories differ: two articles whose bodies have an
+    estimated word-shingle Jaccard similarity ≥ ``SAME_STORY`` (0.4) — the same story under two URLs,
+    a revised copy — are one article for counting. Otherwise three copies of one story in one source
+    would make the story itself "boilerplate" and empty every copy. The estimate comes from the first
+    ``SKETCH_SIZE`` (32) values of the body's MinHash signature (:mod:`feedflow.core.neardup`; for a
+    new article, of its body before boilerplate removal; for a committed one, its stored
+    ``articles.minhash``), carried with each piece of evidence. Per (source, key) the evidence of the
+    ``keep`` smallest article ids (8 × min_articles) is kept (a CombineFn: bounded, order-free) and
+    counted greedily in article_id order. Known limit: stock text that makes up most of several short
+    articles (a one-line teaser + a long footer) makes them "the same story", so it is kept.
+
+An article is never emptied: when every paragraph of its body would be removed, nothing is (all false).
+
+Across runs, a committed paragraph is evidence when ``duplicate_of`` is null and ``boilerplate`` is not
+null (files from before the column existed: by its text's length; articles without a stored
+signature count as distinct stories). ``paragraphs`` rows carry no ``source``: every paragraph row is
+written in the same partition folder as its article row, so one partition folder at a time is read —
+its articles' ``(article_id, version) → (source, signature)`` and its paragraphs' keys — never the whole
+history in one worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from feedflow.core.dedup import normalize_for_dedup
+from feedflow.model import Article
+
+#: (source, key_hash): what boilerplate is counted per.
+SourceKey = tuple[str, int]
+#: (article_id, sketch of the article's body): one piece of evidence for a key.
+Evidence = tuple[str, tuple[int, ...]]
+
+SKETCH_SIZE = 32
+SAME_STORY = 0.4
+
+
+@dataclass(frozen=True, slots=True)
+class BoilerplateConfig:
+    """Cross-article boilerplate: a key in ≥ ``min_articles`` distinct stories of one source; paragraphs
+    under ``min_chars`` characters or ``min_words`` words are no evidence."""
+
+    min_articles: int = 3
+    min_chars: int = 30
+    min_words: int = 5
+
+    def __post_init__(self) -> None:
+        if self.min_articles < 2:
+            raise ValueError(f"boilerplate needs at least 2 articles, got {self.min_articles}")
+
+    @property
+    def keep(self) -> int:
+        """Evidence items kept per (source, key): the smallest article ids."""
+        return 8 * self.min_articles
+
+
+def long_enough(text: str, config: BoilerplateConfig) -> bool:
+    """Whether a paragraph is long enough to be boilerplate evidence (see module docstring)."""
+    return len(text.strip()) >= config.min_chars and len(normalize_for_dedup(text).split()) >= config.min_words
+
+
+def sketch_of(minhash: Sequence[int] | None) -> tuple[int, ...]:
+    """The story sketch: the first ``SKETCH_SIZE`` values of a stored signature (empty without one)."""
+    return tuple(minhash[:SKETCH_SIZE]) if minhash and len(minhash) >= SKETCH_SIZE else ()
+
+
+def same_story(a: tuple[int, ...], b: tuple[int, ...], at: float = SAME_STORY) -> bool:
+    """Whether two sketches estimate a body similarity ≥ ``at`` (never without both sketches)."""
+    if not a or not b:
+        return False
+    matches = sum(1 for x, y in zip(a, b, strict=True) if x == y)
+    return matches >= at * len(a)
+
+
+def evidence(article: Article, config: BoilerplateConfig) -> list[tuple[SourceKey, Evidence]]:
+    """((source, key), (article_id, sketch)) for the first copy of each long paragraph of an article;
+    the sketch comes from the signature of the body as built (sign it first:
+    :func:`feedflow.core.neardup.sign`)."""
+    keys = sorted({p.key_hash for p in article.paragraphs if p.duplicate_of is None and long_enough(p.text, config)})
+    sketch = sketch_of(article.minhash)
+    return [((article.source, key), (article.article_id, sketch)) for key in keys]
+
+
+def smallest(groups: Iterable[Iterable[Evidence]], keep: int) -> list[Evidence]:
+    """The evidence of the ``keep`` smallest distinct article ids of the union (one item per id: the
+    smallest), sorted: a CombineFn accumulator that does not depend on grouping or order."""
+    best: dict[str, tuple[int, ...]] = {}
+    for group in groups:
+        for article_id, sketch in group:
+            known = best.get(article_id)
+            if known is None or sketch < known:
+                best[article_id] = sketch
+    return sorted(best.items())[:keep]
+
+
+def count_stories(items: Iterable[Evidence], limit: int, same_at: float = SAME_STORY) -> int:
+    """Distinct stories among the evidence, in article_id order: an item counts unless it is the same
+    story as one already counted (``same_at`` > 1 counts every article). Stops at ``limit``."""
+    counted: list[tuple[int, ...]] = []
+    for _, sketch in sorted(items):
+        if not any(same_story(sketch, other, same_at) for other in counted):
+            counted.append(sketch)
+            if len(counted) >= limit:
+                break
+    return len(counted)
+
+
+def mark(article: Article, boilerplate_keys: Iterable[int], config: BoilerplateConfig) -> Article:
+    """The article with every paragraph's ``boilerplate`` flag set: True for long paragraphs whose key
+    is boilerplate (dropped from the body), False for other long ones, None for short ones. When the
+    body changes, its signature (``minhash``) is cleared."""
+    keys = set(boilerplate_keys)
+    flags = [long_enough(p.text, config) for p in article.paragraphs]
+    removed = {p.key_hash for p, flag in zip(article.paragraphs, flags, strict=True) if flag and p.key_hash in keys}
+    if removed and all(p.key_hash in removed for p in article.paragraphs if p.duplicate_of is None):
+        removed = set()  # never empty an article
+    return replace(
+        article,
+        minhash=() if removed else article.minhash,  # a signature of the old body is stale
+        paragraphs=tuple(
+            replace(p, boilerplate=(p.key_hash in removed) if flag else None)
+            for p, flag in zip(article.paragraphs, flags, strict=True)
+        ),
+    )
+
+
+# ------------------------------------------------------------------------------ committed data
+
+
+def _table_position(articles_file: str) -> int:
+    parts = Path(articles_file).parts
+    return len(parts) - 1 - parts[::-1].index("articles")
+
+
+def partition_folder(articles_file: str) -> str:
+    """The partition folder of a committed articles file, relative to its table: ``date=…[/source=…]``.
+
+    Files live at ``DIR/articles/<partition>/<name>.parquet`` (see :mod:`feedflow.core.dataset`)."""
+    parts = Path(articles_file).parts
+    return "/".join(parts[_table_position(articles_file) + 1 : -1])
+
+
+def dataset_root(articles_file: str) -> Path:
+    return Path(*Path(articles_file).parts[: _table_position(articles_file)])
+
+
+def read_committed_evidence(
+    articles_files: Sequence[str], config: BoilerplateConfig
+) -> Iterator[tuple[SourceKey, Evidence]]:
+    """((source, key), (article_id, sketch)) for every committed evidence paragraph of one partition
+    folder, whose committed articles files are ``articles_files``; the paragraphs files of the same
+    folder are listed beside them (an article's paragraph rows may span several files of its folder)."""
+    if not articles_files:
+        return
+    sources: dict[tuple[str, int], tuple[str, tuple[int, ...]]] = {}
+    for path in articles_files:
+        columns = ["article_id", "version", "source"]
+        if "minhash" in pq.read_schema(path).names:
+            columns.append("minhash")
+        table = pq.read_table(path, columns=columns)
+        rows = zip(*(table.column(i).to_pylist() for i in range(len(columns))), strict=True)
+        for article_id, version, source, *minhash in rows:
+            sources[(article_id, version)] = (source, sketch_of(minhash[0] if minhash else None))
+    folder = dataset_root(articles_files[0]) / "paragraphs" / partition_folder(articles_files[0])
+    if not folder.is_dir():
+        return
+    keys: dict[tuple[str, int], set[int]] = {}
+    for paragraphs_file in sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(".")):
+        marked = "boilerplate" in pq.read_schema(paragraphs_file).names
+        columns = ["article_id", "version", "key_hash", "duplicate_of", "boilerplate" if marked else "text"]
+        table = pq.read_table(paragraphs_file, columns=columns)
+        values = [table.column(i).to_pylist() for i in range(len(columns))]
+        for article_id, version, key, duplicate_of, flag in zip(*values, strict=True):
+            if (article_id, version) not in sources or duplicate_of is not None:
+                continue
+            if (flag is not None) if marked else long_enough(flag, config):
+                keys.setdefault((article_id, version), set()).add(key)
+    for (article_id, version), article_keys in sorted(keys.items()):
+        source, sketch = sources[(article_id, version)]
+        for key in sorted(article_keys):
+            yield (source, key), (article_id, sketch)

@@ -1,0 +1,390 @@
+"""Cross-article dedup as Beam transforms over feedflow.core.boilerplate and feedflow.core.neardup.
+
+DropBoilerplate     (articles, existing_files) → articles with source-wide repeated paragraphs removed
+MarkNearDuplicates  (articles, existing_files) → articles with a MinHash signature, duplicate_of, similarity
+CrossArticleDedup   both, boilerplate first (near-duplicate signatures are taken of the cleaned body)
+
+Every decision is a GroupByKey/CombinePerKey over the data of this run and the committed dataset (read
+as PCollections from its files, one file or partition folder per element): no worker holds the history,
+no process keeps a cache, and the result does not depend on worker count or input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.metrics.metric import Metrics
+from apache_beam.pvalue import PCollection
+
+from feedflow.core.boilerplate import (
+    BoilerplateConfig,
+    Evidence,
+    SourceKey,
+    count_stories,
+    evidence,
+    mark,
+    read_committed_evidence,
+    smallest,
+)
+from feedflow.core.neardup import (
+    Assignment,
+    Edge,
+    MinHasher,
+    NearDupConfig,
+    Node,
+    Order,
+    SigRecord,
+    band_keys,
+    bucket_pairs,
+    cluster,
+    cluster_size_bucket,
+    lsh_bands,
+    order_key,
+    read_committed_signatures,
+    sign,
+    signature_digest,
+    verify,
+)
+from feedflow.model import Article
+from feedflow.transforms.base import NAMESPACE
+
+# ------------------------------------------------------------------------------------ boilerplate
+
+
+class SmallestEvidenceFn(beam.CombineFn):
+    """Per (source, key): the evidence of the ``keep`` smallest article ids (order- and grouping-free)."""
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+
+    def create_accumulator(self) -> list[Evidence]:
+        return []
+
+    def add_input(self, accumulator: list[Evidence], element: Evidence) -> list[Evidence]:
+        accumulator.append(element)
+        if len(accumulator) > 4 * self._keep:
+            accumulator = smallest([accumulator], self._keep)
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[list[Evidence]]) -> list[Evidence]:
+        return smallest(accumulators, self._keep)
+
+    def extract_output(self, accumulator: list[Evidence]) -> list[Evidence]:
+        return smallest([accumulator], self._keep)
+
+
+def _boilerplate_hits(
+    element: tuple[SourceKey, dict[str, Iterable[Any]]], config: BoilerplateConfig
+) -> Iterator[tuple[str, int]]:
+    """(article_id, key) for each new article holding a key found in ≥ min_articles distinct stories."""
+    (_, key), groups = element
+    new = list(groups["new"])
+    if not new:
+        return
+    items = smallest([new, *groups["old"]], config.keep)
+    if count_stories(items, config.min_articles) >= config.min_articles:
+        for article_id in sorted({article_id for article_id, _ in new}):
+            yield article_id, key
+
+
+EVIDENCE = "evidence"
+
+
+class EvidenceFn(beam.DoFn):
+    """Article → the article, signed (main output; the signature is reused downstream when the body
+    does not change), and ((source, key), (article_id, sketch)) per long paragraph (``evidence``)."""
+
+    def __init__(self, config: BoilerplateConfig) -> None:
+        self._config = config
+        self._hasher: MinHasher | None = None
+
+    def setup(self) -> None:
+        self._hasher = MinHasher()
+
+    def process(self, article: Article) -> Iterator[Any]:
+        assert self._hasher is not None, "setup() was not called"
+        signed = sign(article, self._hasher)
+        yield signed
+        for item in evidence(signed, self._config):
+            yield pvalue.TaggedOutput(EVIDENCE, item)
+
+
+class MarkBoilerplateFn(beam.DoFn):
+    """Sets every paragraph's ``boilerplate`` flag; counts removed paragraphs and changed articles."""
+
+    def __init__(self, config: BoilerplateConfig) -> None:
+        self._config = config
+        self._removed = Metrics.counter(NAMESPACE, "Boilerplate.paragraphs_removed")
+        self._articles = Metrics.counter(NAMESPACE, "Boilerplate.articles_changed")
+        self._kept = Metrics.counter(NAMESPACE, "Boilerplate.kept_whole_article")
+
+    def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Article]:
+        _, groups = element
+        keys = set(groups["keys"])
+        for article in groups["article"]:
+            marked = mark(article, keys, self._config)
+            removed = marked.boilerplate_paragraphs
+            if removed:
+                self._removed.inc(removed)
+                self._articles.inc()
+            elif keys:
+                self._kept.inc()
+            yield marked
+
+
+def _folder_of(path: str) -> tuple[str, str]:
+    return str(Path(path).parent), path
+
+
+class DropBoilerplate(beam.PTransform[tuple[PCollection[Any], PCollection[Any]], Any]):
+    """``(articles, existing_files)`` → articles whose paragraphs carry ``boilerplate`` flags, with the
+    boilerplate removed from their body. Counting is a CombinePerKey over (source, key) of the evidence
+    of new articles and of the committed dataset (read per partition folder), then a CoGroupByKey; copies
+    of one story count once (see feedflow.core.boilerplate)."""
+
+    def __init__(self, config: BoilerplateConfig) -> None:
+        super().__init__()
+        self._config = config
+
+    def expand(self, inputs: tuple[PCollection[Any], PCollection[Any]]) -> PCollection[Any]:
+        articles, existing_files = inputs
+        config = self._config
+        signed = articles | "NewEvidence" >> beam.ParDo(EvidenceFn(config)).with_outputs(EVIDENCE, main="articles")
+        articles, new_evidence = signed["articles"], signed[EVIDENCE]
+        committed = (
+            existing_files
+            | "KeyFilesByFolder" >> beam.Map(_folder_of)
+            | "GroupFilesByFolder" >> beam.GroupByKey()
+            | "ReadCommittedEvidence" >> beam.FlatMap(lambda kv: read_committed_evidence(sorted(kv[1]), config))
+            | "KeepSmallest" >> beam.CombinePerKey(SmallestEvidenceFn(config.keep))
+        )
+        hits = (
+            {"new": new_evidence, "old": committed}
+            | "JoinEvidence" >> beam.CoGroupByKey()
+            | "CountStories" >> beam.FlatMap(_boilerplate_hits, config)
+        )
+        marked: PCollection[Any] = (
+            {"article": articles | "KeyArticles" >> beam.Map(lambda a: (a.article_id, a)), "keys": hits}
+            | "JoinHits" >> beam.CoGroupByKey()
+            | "MarkBoilerplate" >> beam.ParDo(MarkBoilerplateFn(config))
+        )
+        return marked
+
+
+# ---------------------------------------------------------------------------------- near-duplicates
+
+MEMBERS = "members"
+
+
+class SignArticlesFn(beam.DoFn):
+    """Article → the same article with its body's MinHash signature (one MinHasher per worker; an
+    article signed upstream whose body did not change keeps its signature)."""
+
+    def __init__(self) -> None:
+        self._hasher: MinHasher | None = None
+
+    def setup(self) -> None:
+        self._hasher = MinHasher()
+
+    def process(self, article: Article) -> Iterator[Article]:
+        assert self._hasher is not None, "setup() was not called"
+        yield sign(article, self._hasher)
+
+
+def _sig_record(article: Article) -> Iterator[SigRecord]:
+    if article.minhash:
+        order = order_key(article.article_id, article.published_at, new=True)
+        yield SigRecord(article.article_id, order, article.minhash)
+
+
+class SplitIdenticalFn(beam.DoFn):
+    """Articles with identical signatures: the earliest goes on to LSH (main output); the others are
+    tagged ``members`` as (head article_id, member article_id) and later follow the head's cluster."""
+
+    def __init__(self) -> None:
+        self._identical = Metrics.counter(NAMESPACE, "NearDup.identical")
+
+    def process(self, element: tuple[str, Iterable[SigRecord]]) -> Iterator[Any]:
+        _, records = element
+        head, *others = sorted(records, key=lambda r: r.order)
+        yield head
+        for other in others:
+            self._identical.inc()
+            yield pvalue.TaggedOutput(MEMBERS, (head.article_id, other.article_id))
+
+
+def _band_members(record: SigRecord, bands: int, rows: int) -> list[tuple[int, Order]]:
+    return [(key, record.order) for key in band_keys(record.minhash, bands, rows)]
+
+
+def _half_join(element: tuple[Node, dict[str, Iterable[Any]]]) -> Iterator[tuple[Node, tuple[SigRecord, ...]]]:
+    """Pairs keyed by their later node + that node's signatures → (earlier node, later signatures)."""
+    _, groups = element
+    later = tuple(groups["sig"])
+    if later:
+        for earlier in sorted(set(groups["pair"])):
+            yield earlier, later
+
+
+class VerifyPairsFn(beam.DoFn):
+    """(earlier node, its signatures, the later nodes' signatures) → verified edges."""
+
+    def __init__(self, threshold: float) -> None:
+        self._threshold = threshold
+        self._candidates = Metrics.counter(NAMESPACE, "NearDup.candidate_pairs")
+        self._verified = Metrics.counter(NAMESPACE, "NearDup.verified_pairs")
+
+    def process(self, element: tuple[Node, dict[str, Iterable[Any]]]) -> Iterator[Edge]:
+        _, groups = element
+        earlier = list(groups["sig"])
+        for later in groups["half"]:
+            self._candidates.inc()
+            edge = verify(later, earlier, self._threshold)
+            if edge is not None:
+                self._verified.inc()
+                yield edge
+
+
+def _cluster_all(element: tuple[int, Iterable[Edge]]) -> list[Assignment]:
+    return cluster(element[1])
+
+
+def _follow_heads(element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Assignment]:
+    """Members of an identical group take the head's representative (same signature, so the same
+    verified similarity), or the head itself (similarity 1.0) when the head is a representative."""
+    head, groups = element
+    assigned = list(groups["head"])
+    for member in sorted(set(groups["members"])):
+        if assigned:
+            yield Assignment(member, assigned[0].duplicate_of, assigned[0].similarity)
+        else:
+            yield Assignment(member, head, 1.0)
+
+
+class ApplyAssignmentsFn(beam.DoFn):
+    def __init__(self) -> None:
+        self._duplicates = Metrics.counter(NAMESPACE, "NearDup.duplicates")
+
+    def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Article]:
+        _, groups = element
+        assigned: list[Assignment] = list(groups["assignment"])
+        for article in groups["article"]:
+            if assigned:
+                self._duplicates.inc()
+                yield replace(article, duplicate_of=assigned[0].duplicate_of, similarity=assigned[0].similarity)
+            else:
+                yield article
+
+
+class CountClustersFn(beam.DoFn):
+    """Counters ``NearDup.clusters`` and ``NearDup.cluster_size.<2|3-5|6-20|21+>`` (representative
+    included; a committed representative counts once per run that adds to it)."""
+
+    def __init__(self) -> None:
+        self._clusters = Metrics.counter(NAMESPACE, "NearDup.clusters")
+
+    def process(self, element: tuple[str, int]) -> Iterator[None]:
+        self._clusters.inc()
+        Metrics.counter(NAMESPACE, f"NearDup.cluster_size.{cluster_size_bucket(element[1] + 1)}").inc()
+        yield from ()
+
+
+class MarkNearDuplicates(beam.PTransform[tuple[PCollection[Any], PCollection[Any]], Any]):
+    """``(articles, existing_files)`` → articles with ``minhash``, ``duplicate_of`` and ``similarity``.
+
+    Identical signatures are grouped first (GroupByKey on the signature digest) so that many exact
+    copies cost one LSH entry; the group heads and the committed representatives then go through
+    banded LSH (GroupByKey on band keys), candidate pairs are verified after two joins on the article
+    node, and one greedy clustering step orders the verified edges (edges only: no text, no signature).
+    """
+
+    def __init__(self, config: NearDupConfig) -> None:
+        super().__init__()
+        self._config = config
+
+    def expand(self, inputs: tuple[PCollection[Any], PCollection[Any]]) -> PCollection[Any]:
+        articles, existing_files = inputs
+        config = self._config
+        bands, rows = lsh_bands(config.threshold)
+        signed = articles | "Sign" >> beam.ParDo(SignArticlesFn())
+        split = (
+            signed
+            | "SigRecords" >> beam.FlatMap(_sig_record)
+            | "KeyByDigest" >> beam.Map(lambda r: (signature_digest(r.minhash), r))
+            | "GroupIdentical" >> beam.GroupByKey()
+            | "SplitIdentical" >> beam.ParDo(SplitIdenticalFn()).with_outputs(MEMBERS, main="heads")
+        )
+        committed = existing_files | "ReadCommittedSignatures" >> beam.FlatMap(read_committed_signatures)
+        records = (split["heads"], committed) | "AllSignatures" >> beam.Flatten()
+        by_node = records | "KeyByNode" >> beam.Map(lambda r: (r.node, r))
+        pairs = (
+            records
+            | "BandKeys" >> beam.FlatMap(_band_members, bands, rows)
+            | "GroupBands" >> beam.GroupByKey()
+            | "BucketPairs" >> beam.FlatMap(lambda kv: bucket_pairs(kv[1], config.max_bucket))
+            | "DistinctPairs" >> beam.Distinct()
+        )
+        half = (
+            {"sig": by_node, "pair": pairs}
+            | "JoinLater" >> beam.CoGroupByKey()
+            | "LaterSignatures" >> beam.FlatMap(_half_join)
+        )
+        edges = (
+            {"sig": by_node, "half": half}
+            | "JoinEarlier" >> beam.CoGroupByKey()
+            | "Verify" >> beam.ParDo(VerifyPairsFn(config.threshold))
+        )
+        heads = (
+            edges
+            | "OneClusteringKey" >> beam.Map(lambda e: (0, e))
+            | "GatherEdges" >> beam.GroupByKey()
+            | "Cluster" >> beam.FlatMap(_cluster_all)
+        )
+        members = (
+            {
+                "head": heads | "KeyHeads" >> beam.Map(lambda a: (a.article_id, a)),
+                "members": split[MEMBERS],
+            }
+            | "JoinMembers" >> beam.CoGroupByKey()
+            | "FollowHeads" >> beam.FlatMap(_follow_heads)
+        )
+        assignments = (heads, members) | "AllAssignments" >> beam.Flatten()
+        _ = (
+            assignments
+            | "ByRepresentative" >> beam.Map(lambda a: (a.duplicate_of, 1))
+            | "ClusterSizes" >> beam.CombinePerKey(sum)
+            | "CountClusters" >> beam.ParDo(CountClustersFn())
+        )
+        applied: PCollection[Any] = (
+            {
+                "article": signed | "KeySigned" >> beam.Map(lambda a: (a.article_id, a)),
+                "assignment": assignments | "KeyAssignments" >> beam.Map(lambda a: (a.article_id, a)),
+            }
+            | "JoinAssignments" >> beam.CoGroupByKey()
+            | "ApplyAssignments" >> beam.ParDo(ApplyAssignmentsFn())
+        )
+        return applied
+
+
+class CrossArticleDedup(beam.PTransform[tuple[PCollection[Any], PCollection[Any]], Any]):
+    """Boilerplate then near-duplicates; either can be turned off with None."""
+
+    def __init__(self, boilerplate: BoilerplateConfig | None, near_dup: NearDupConfig | None) -> None:
+        super().__init__()
+        self._boilerplate = boilerplate
+        self._near_dup = near_dup
+
+    def expand(self, inputs: tuple[PCollection[Any], PCollection[Any]]) -> PCollection[Any]:
+        articles, existing_files = inputs
+        if self._boilerplate is not None:
+            articles = (articles, existing_files) | "Boilerplate" >> DropBoilerplate(self._boilerplate)
+        if self._near_dup is not None:
+            articles = (articles, existing_files) | "NearDuplicates" >> MarkNearDuplicates(self._near_dup)
+        elif self._boilerplate is not None:  # signatures are written only with near-duplicate detection
+            articles = articles | "DropSignatures" >> beam.Map(lambda a: replace(a, minhash=()))
+        return articles

@@ -1,0 +1,209 @@
+"""Cross-article boilerplate: evidence, counting distinct stories, marking, and committed evidence."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feedflow.core.articles import ArticleBuilder, BuildConfig
+from feedflow.core.boilerplate import (
+    SKETCH_SIZE,
+    BoilerplateConfig,
+    count_stories,
+    evidence,
+    long_enough,
+    mark,
+    partition_folder,
+    read_committed_evidence,
+    sketch_of,
+    smallest,
+)
+from feedflow.core.dataset import PartFileWriter, article_rows
+from feedflow.core.dedup import key_hash
+from feedflow.core.neardup import MinHasher, to_stored
+from feedflow.core.neardup import sign as sign_with
+from feedflow.core.schemas import load_schemas
+from feedflow.model import Article, RawArticle
+from feedflow.transforms.dedup import SmallestEvidenceFn
+
+CONFIG = BoilerplateConfig()
+FOOTER = "Follow the Harbour Gazette on social media for breaking news from the coast."
+_VOCABULARY = (
+    "council budget harbour storm coast market shares election minister hospital patients court ruling school "
+    "teachers energy prices river flood police inquiry festival music rail strike bank rates football league"
+)
+WORDS = tuple(_VOCABULARY.split(" "))
+
+
+def sentences(seed: int, n: int = 5) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(WORDS) for _ in range(30)).capitalize() + "." for _ in range(n)]
+
+
+def sign(article: Article) -> Article:
+    return sign_with(article, MinHasher())
+
+
+def build(paragraphs: list[str], url: str, source: str = "Harbour Gazette") -> Article:
+    raw = RawArticle(
+        input="test",
+        locator=url,
+        kind="json",
+        url=url,
+        title="A title",
+        text="\n\n".join(paragraphs),
+        published=datetime(2024, 5, 1, tzinfo=UTC),
+        source=source,
+    )
+    article = ArticleBuilder(BuildConfig(run_started=datetime(2024, 5, 2, tzinfo=UTC)))(raw)
+    assert isinstance(article, Article)
+    return article
+
+
+# ---------------------------------------------------------------------------------------- evidence
+
+
+@pytest.mark.parametrize(
+    ("text", "enough"),
+    [
+        ("Reuters", False),
+        ("WASHINGTON (Reuters) -", False),
+        ("By Jane Smith, Staff Writer", False),  # 27 characters
+        ("Photographs: Associated Press/Reuters", False),  # 37 characters but 4 words
+        ("Sign up for our daily newsletter today.", True),
+        ("Follow us on Twitter and Facebook for more.", True),
+    ],
+)
+def test_short_paragraphs_are_no_evidence(text: str, enough: bool) -> None:
+    assert long_enough(text, CONFIG) is enough
+
+
+def test_evidence_is_first_copies_of_long_paragraphs_with_one_sketch_per_article() -> None:
+    article = sign(build([*sentences(1, 3), FOOTER, "Harbour Gazette staff", FOOTER.upper()], "https://g.example/1"))
+    items = evidence(article, CONFIG)
+    keys = [key for (_, key), _ in items]
+    assert sorted(keys) == sorted({key_hash(p) for p in [*sentences(1, 3), FOOTER]})
+    assert {source for (source, _), _ in items} == {"Harbour Gazette"}
+    assert {item for _, item in items} == {(article.article_id, items[0][1][1])}
+    assert len(items[0][1][1]) == SKETCH_SIZE
+    signature = MinHasher().signature(article.body)
+    assert signature is not None and items[0][1][1] == to_stored(signature)[:SKETCH_SIZE]
+
+
+# ---------------------------------------------------------------------------------------- counting
+
+
+def ev(article_id: str, seed: int) -> tuple[str, tuple[int, ...]]:
+    signature = MinHasher().signature(sentences(seed))
+    assert signature is not None
+    return article_id, sketch_of(to_stored(signature))
+
+
+def test_copies_of_one_story_count_once() -> None:
+    story = ev("a", 10)
+    copy = ("b", story[1])
+    revised_signature = MinHasher().signature([*sentences(10)[:4], *sentences(11, 1)])
+    assert revised_signature is not None
+    revised = ("c", sketch_of(to_stored(revised_signature)))
+    assert count_stories([story, copy, revised], 3) == 1
+    assert count_stories([story, copy, revised, ev("d", 20), ev("e", 30)], 3) == 3
+    assert count_stories([story, copy, revised], 3, same_at=2.0) == 3  # every article counts
+    assert count_stories([("x", ()), ("y", ()), ("z", ())], 3) == 3  # no sketch: distinct stories
+
+
+def test_counting_stops_at_the_limit() -> None:
+    assert count_stories([ev(str(i), 100 + i) for i in range(10)], 3) == 3
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 3)), max_size=60), st.randoms(use_true_random=False))
+def test_keeping_the_smallest_ids_does_not_depend_on_grouping_or_order(
+    items: list[tuple[int, int]], rng: random.Random
+) -> None:
+    evidence_items = [(f"id{n:03d}", (v,) * SKETCH_SIZE) for n, v in items]
+    expected = smallest([evidence_items], 6)
+    shuffled = list(evidence_items)
+    rng.shuffle(shuffled)
+    cut = sorted(rng.sample(range(len(shuffled) + 1), 2)) if len(shuffled) > 1 else [0, 0]
+    parts = [shuffled[: cut[0]], shuffled[cut[0] : cut[1]], shuffled[cut[1] :]]
+    assert smallest([smallest([p], 6) for p in parts], 6) == expected
+    combine = SmallestEvidenceFn(6)
+    accumulators = []
+    for part in parts:
+        accumulator = combine.create_accumulator()
+        for item in part:
+            accumulator = combine.add_input(accumulator, item)
+        accumulators.append(accumulator)
+    assert combine.extract_output(combine.merge_accumulators(accumulators)) == expected
+    assert len({i for i, _ in expected}) == len(expected) <= 6
+
+
+# ----------------------------------------------------------------------------------------- marking
+
+
+def test_mark_removes_boilerplate_from_the_body_and_flags_every_paragraph() -> None:
+    article = sign(build([*sentences(2, 3), "Harbour Gazette staff", FOOTER, FOOTER], "https://g.example/2"))
+    marked = mark(article, {key_hash(FOOTER)}, CONFIG)
+    assert [p.boilerplate for p in marked.paragraphs] == [False, False, False, None, True, True]
+    assert marked.body == (*sentences(2, 3), "Harbour Gazette staff")
+    assert FOOTER not in marked.text and marked.boilerplate_paragraphs == 2 and marked.duplicate_paragraphs == 1
+    assert marked.minhash == () and sign(marked).minhash != article.minhash  # the old body's signature is dropped
+    unmarked = mark(article, set(), CONFIG)
+    assert [p.boilerplate for p in unmarked.paragraphs] == [False, False, False, None, False, False]
+    assert unmarked.text == article.text and unmarked.minhash == article.minhash
+
+
+def test_an_article_is_never_emptied() -> None:
+    article = build([FOOTER, "Harbour Gazette staff"], "https://g.example/3")
+    assert mark(article, {key_hash(FOOTER)}, CONFIG).text == "Harbour Gazette staff"  # not empty: removed
+    only = build([FOOTER], "https://g.example/4")
+    marked = mark(only, {key_hash(FOOTER)}, CONFIG)
+    assert marked.text == FOOTER and [p.boilerplate for p in marked.paragraphs] == [False]
+
+
+# --------------------------------------------------------------------------------- committed data
+
+
+def write_committed(root: Path, articles: list[Article]) -> list[str]:
+    """Articles and paragraphs files as a committed run leaves them (same layout, same writer)."""
+    writer = PartFileWriter(str(root), load_schemas())
+    for article in articles:
+        for row in article_rows(article, "run1", ("date", "source")):
+            writer.add(row)
+    writer.flush()
+    return sorted(str(p) for p in (root / "articles").rglob("*.parquet"))
+
+
+def test_committed_evidence_is_read_per_partition_folder(tmp_path: Path) -> None:
+    articles = [
+        sign(mark(build([*sentences(40 + n, 2), "Staff", FOOTER, FOOTER], f"https://g.example/c{n}"), (), CONFIG))
+        for n in range(3)
+    ]
+    files = write_committed(tmp_path / "data", articles)
+    assert len(files) == 1 and partition_folder(files[0]) == "date=2024-05-01/source=Harbour%20Gazette"
+    found = sorted(read_committed_evidence(files, CONFIG))
+    expected = sorted(
+        (("Harbour Gazette", key_hash(text)), (a.article_id, a.minhash[:SKETCH_SIZE]))
+        for a in articles
+        for text in [*a.body[:2], FOOTER]
+    )
+    assert found == expected  # the short "Staff" and the repeated footer are no evidence
+
+
+def test_paragraph_files_from_before_the_flag_column_decide_by_length(tmp_path: Path) -> None:
+    article = build([*sentences(50, 2), "Staff", FOOTER], "https://g.example/old")
+    files = write_committed(tmp_path / "data", [article])
+    for path in (tmp_path / "data" / "paragraphs").rglob("*.parquet"):
+        pq.write_table(pq.read_table(path).drop_columns(["boilerplate"]), path)
+    for path in files:
+        pq.write_table(pq.read_table(path).drop_columns(["minhash"]), path)
+    found = sorted(read_committed_evidence(files, CONFIG))
+    assert found == sorted(
+        (("Harbour Gazette", key_hash(t)), (article.article_id, ())) for t in [*sentences(50, 2), FOOTER]
+    )

@@ -1,0 +1,287 @@
+"""Cross-article dedup end to end: `feedflow run` (in-process FnApiRunner), read back with DuckDB.
+
+Bodies are made of seeded random words, so unrelated articles share no 5-word shingle by chance and
+every expected similarity is known from the construction.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feedflow.cli import main
+from feedflow.query import run_query
+
+pytestmark = pytest.mark.slow
+
+_VOCABULARY = (
+    "council budget harbour storm coast market shares election minister hospital patients court ruling school "
+    "teachers energy prices river flood police inquiry festival music rail strike bank rates football league "
+    "ships university research farmers harvest drought water supply bridge tunnel airport runway pilots union "
+    "wages museum exhibition painting library archive village mayor residents housing rent tenants landlord "
+    "factory workers jobs exports tariffs shipping port cargo fishing quota vessel science telescope planet "
+    "orbit satellite launch rocket engineers climate carbon emissions forest wildfire rescue volunteers charity "
+    "donations festival stage audience theatre actor director film premiere award novel author poetry garden"
+)
+WORDS = tuple(_VOCABULARY.split(" "))
+
+FOOTER = (
+    "Sign up for the Daily Example newsletter and follow Maria Gonzalez on social media for the best stories "
+    "from Lisbon delivered to your inbox every morning."
+)
+BYLINE = "Daily Example staff"  # repeated too, but too short to be boilerplate evidence
+QUOTE = (
+    "“We will not rest until every family on this coast has a safe home and a fair chance to rebuild what the "
+    "storm took from them,” the minister said."
+)
+
+
+def body(seed: int, paragraphs: int = 6, words: int = 40) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "." for _ in range(paragraphs)]
+
+
+def record(url: str, title: str, paragraphs: list[str], published: str, source: str | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"url": url, "title": title, "text": "\n\n".join(paragraphs), "published": published}
+    if source:
+        item["source"] = source
+    return item
+
+
+def corpus() -> list[dict[str, Any]]:
+    """Every case of the module in one run (they do not interact: distinct sources and bodies)."""
+    items = [
+        record(
+            f"https://daily.example.com/story-{i}",
+            f"Daily story {i}",
+            [*body(100 + i), BYLINE, FOOTER],
+            f"2024-03-0{i + 1}T08:00:00Z",
+            "Daily Example",
+        )
+        for i in range(5)
+    ]
+    items.append(record("https://other.example.org/one", "Other paper", [*body(200), FOOTER], "2024-03-02T08:00:00Z"))
+    same = body(300, paragraphs=8)
+    items.append(record("https://wire-a.example.net/storm", "Storm (A)", same, "2024-03-05T09:00:00Z"))
+    items.append(record("https://wire-b.example.net/storm-copy", "Storm (B)", same, "2024-03-05T10:00:00Z"))
+    original = body(400, paragraphs=15)
+    revised = [*original[:7], *body(401, paragraphs=1), *original[8:]]
+    items.append(record("https://news.example.com/original", "Original", original, "2024-03-06T09:00:00Z"))
+    items.append(record("https://mirror.example.info/revised", "Revised", revised, "2024-03-06T12:00:00Z"))
+    items.append(record("https://q1.example.com/a", "Quote one", [*body(500), QUOTE], "2024-03-07T09:00:00Z"))
+    items.append(record("https://q2.example.com/b", "Quote two", [*body(501), QUOTE], "2024-03-07T10:00:00Z"))
+    return items
+
+
+def write_jsonl(path: Path, items: list[dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
+    return path
+
+
+def rows(root: Path, sql: str) -> list[tuple[Any, ...]]:
+    return run_query(str(root), sql)[1]
+
+
+def by_title(root: Path) -> dict[str, dict[str, Any]]:
+    columns, found = run_query(str(root), "SELECT * FROM articles")
+    return {row[columns.index("title")]: dict(zip(columns, row, strict=True)) for row in found}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("crossdedup")
+    source = write_jsonl(root / "in" / "corpus.jsonl", corpus())
+    assert main(["run", str(source), "--output", str(root / "data")]) == 0
+    return root / "data"
+
+
+# ---------------------------------------------------------------------------------- boilerplate
+
+
+def test_boilerplate_appended_to_five_articles_is_removed_from_all_and_marked(run_dir: Path) -> None:
+    articles = rows(run_dir, "SELECT text, paragraph_count FROM articles WHERE source = 'Daily Example'")
+    assert len(articles) == 5
+    for text, paragraphs in articles:
+        assert "Sign up for the Daily Example newsletter" not in text
+        assert paragraphs == 7  # 6 body paragraphs + the short byline
+    marked = rows(
+        run_dir,
+        "SELECT p.text, p.boilerplate FROM paragraphs p JOIN articles a USING (article_id, version) "
+        "WHERE a.source = 'Daily Example' AND p.text LIKE 'Sign up%'",
+    )
+    assert marked == [(FOOTER, True)] * 5
+
+
+def test_the_same_paragraph_once_in_another_source_is_kept(run_dir: Path) -> None:
+    [(text,)] = rows(run_dir, "SELECT text FROM articles WHERE title = 'Other paper'")
+    assert text.endswith(FOOTER)
+    [(flag,)] = rows(run_dir, "SELECT boilerplate FROM paragraphs WHERE text LIKE 'Sign up%' AND NOT boilerplate")
+    assert flag is False
+
+
+def test_short_repeated_lines_are_no_evidence_and_stay(run_dir: Path) -> None:
+    flags = rows(run_dir, f"SELECT boilerplate FROM paragraphs WHERE text = '{BYLINE}'")
+    assert flags == [(None,)] * 5
+    assert all(BYLINE in t for (t,) in rows(run_dir, "SELECT text FROM articles WHERE source = 'Daily Example'"))
+
+
+def test_boilerplate_never_reaches_ner(run_dir: Path) -> None:
+    daily = rows(
+        run_dir,
+        "SELECT e.entity FROM entities e JOIN articles a USING (article_id, version) WHERE a.source = 'Daily Example'",
+    )
+    other = rows(
+        run_dir,
+        "SELECT e.entity FROM entities e JOIN articles a USING (article_id, version) WHERE a.title = 'Other paper'",
+    )
+    assert ("Maria Gonzalez",) in other  # NER does find her where the footer is not boilerplate
+    assert ("Maria Gonzalez",) not in daily and ("Lisbon",) not in daily
+
+
+# ------------------------------------------------------------------------------ near-duplicates
+
+
+def test_identical_article_under_two_urls_has_one_representative(run_dir: Path) -> None:
+    articles = by_title(run_dir)
+    first, second = articles["Storm (A)"], articles["Storm (B)"]
+    assert first["duplicate_of"] is None and first["similarity"] is None
+    assert second["duplicate_of"] == first["article_id"] and second["similarity"] == 1.0
+
+
+def test_revised_copy_points_at_the_original(run_dir: Path) -> None:
+    articles = by_title(run_dir)
+    original, revised = articles["Original"], articles["Revised"]
+    assert original["duplicate_of"] is None
+    assert revised["duplicate_of"] == original["article_id"]
+    assert 0.7 <= revised["similarity"] < 1.0
+
+
+def test_unrelated_articles_sharing_a_quote_are_not_duplicates(run_dir: Path) -> None:
+    articles = by_title(run_dir)
+    assert articles["Quote one"]["duplicate_of"] is None and articles["Quote two"]["duplicate_of"] is None
+
+
+def test_nothing_else_is_a_duplicate_and_every_body_has_a_signature(run_dir: Path) -> None:
+    linked = rows(run_dir, "SELECT title FROM articles WHERE duplicate_of IS NOT NULL ORDER BY 1")
+    assert linked == [("Revised",), ("Storm (B)",)]
+    assert rows(run_dir, "SELECT DISTINCT len(minhash) FROM articles") == [(128,)]
+    [manifest] = [json.loads(p.read_text()) for p in (run_dir / "_runs").glob("*.json")]
+    metrics = manifest["metrics"]
+    assert metrics["NearDup.duplicates"] == 2 and metrics["NearDup.clusters"] == 2
+    assert metrics["NearDup.cluster_size.2"] == 2 and metrics["Boilerplate.paragraphs_removed"] == 5
+    assert manifest["settings"]["near_dup_threshold"] == 0.7
+    assert manifest["settings"]["boilerplate_min_articles"] == 3
+
+
+# ---------------------------------------------------------------------------------- determinism
+
+DECISIONS = {
+    "articles": "SELECT article_id, text, word_count, paragraph_count, duplicate_of, similarity, minhash "
+    "FROM articles ORDER BY ALL",
+    "paragraphs": "SELECT article_id, position, key_hash, duplicate_of, boilerplate FROM paragraphs ORDER BY ALL",
+}
+
+
+def test_two_workers_and_shuffled_input_decide_the_same(run_dir: Path, tmp_path: Path) -> None:
+    items = corpus()
+    random.Random(3).shuffle(items)
+    half = len(items) // 2
+    write_jsonl(tmp_path / "in" / "b.jsonl", items[:half])  # two files, other order, other line numbers
+    write_jsonl(tmp_path / "in" / "a.jsonl", items[half:])
+    out = tmp_path / "data"
+    assert main(["run", str(tmp_path / "in"), "--output", str(out), "--workers", "2", "--skip", "entities"]) == 0
+    for table, sql in DECISIONS.items():
+        assert rows(out, sql) == rows(run_dir, sql), table
+
+
+# ------------------------------------------------------------------------------------ across runs
+
+
+def test_a_later_run_links_to_and_counts_the_committed_dataset(tmp_path: Path) -> None:
+    out = tmp_path / "data"
+    footer = "Listen to the Harbour Gazette podcast every Friday for the week's news, interviews and local sport."
+    original = body(600, paragraphs=12)
+    first = [
+        record("https://gazette.example.com/a", "Gazette A", [*body(601), footer], "2024-04-01T08:00:00Z"),
+        record("https://gazette.example.com/b", "Gazette B", [*body(602), footer], "2024-04-02T08:00:00Z"),
+        record("https://paper.example.com/original", "Original", original, "2024-04-03T08:00:00Z"),
+    ]
+    assert (
+        main(
+            ["run", str(write_jsonl(tmp_path / "run1.jsonl", first)), "--output", str(out), "--skip", "entities,topics"]
+        )
+        == 0
+    )
+    assert rows(out, "SELECT count(*) FROM paragraphs WHERE boilerplate") == [(0,)]  # 2 articles only
+    before = by_title(out)
+    second = [
+        record("https://gazette.example.com/c", "Gazette C", [*body(603), footer], "2024-04-04T08:00:00Z"),
+        record(
+            "https://copies.example.com/x",
+            "Copy",
+            [*original[:5], *body(604, 1), *original[6:]],
+            "2024-04-02T08:00:00Z",
+        ),
+    ]
+    assert (
+        main(
+            [
+                "run",
+                str(write_jsonl(tmp_path / "run2.jsonl", second)),
+                "--output",
+                str(out),
+                "--skip",
+                "entities,topics",
+            ]
+        )
+        == 0
+    )
+    after = by_title(out)
+    # the copy is linked to the committed original, though published before it: committed roles are final
+    assert after["Copy"]["duplicate_of"] == before["Original"]["article_id"]
+    assert after["Copy"]["similarity"] >= 0.7
+    # the footer's third article comes in the second run: it is boilerplate there, counted with history
+    assert footer not in after["Gazette C"]["text"]
+    assert rows(out, "SELECT count(*) FROM paragraphs WHERE boilerplate") == [(1,)]
+    # committed rows are never rewritten
+    for title in ("Gazette A", "Gazette B", "Original"):
+        assert after[title] == before[title]
+
+
+def test_three_revised_copies_in_one_source_keep_their_text(tmp_path: Path) -> None:
+    """Copies of one story count once as boilerplate evidence: the story is not 'boilerplate'."""
+    story = body(700, paragraphs=10)
+    items = [
+        record(
+            f"https://same.example.com/v{i}",
+            f"Version {i}",
+            [*story[:i], *body(710 + i, 1), *story[i + 1 :]] if i else story,
+            f"2024-05-0{i + 1}T08:00:00Z",
+        )
+        for i in range(3)
+    ]
+    out = tmp_path / "data"
+    assert (
+        main(["run", str(write_jsonl(tmp_path / "v.jsonl", items)), "--output", str(out), "--skip", "entities,topics"])
+        == 0
+    )
+    assert rows(out, "SELECT count(*) FROM paragraphs WHERE boilerplate") == [(0,)]
+    assert rows(out, "SELECT DISTINCT paragraph_count FROM articles") == [(10,)]
+    articles = by_title(out)
+    assert articles["Version 1"]["duplicate_of"] == articles["Version 0"]["article_id"]
+    assert articles["Version 2"]["duplicate_of"] == articles["Version 0"]["article_id"]
+
+
+def test_settings_turn_the_steps_off_and_are_validated(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "c.jsonl", corpus())
+    out = tmp_path / "data"
+    assert main(["run", str(source), "--output", str(out), "--skip", "entities,topics,boilerplate,near-dups"]) == 0
+    assert rows(out, "SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL OR minhash IS NOT NULL") == [(0,)]
+    assert rows(out, "SELECT count(*) FROM paragraphs WHERE boilerplate IS NOT NULL") == [(0,)]
+    assert main(["run", str(source), "--output", str(out), "--near-dup-threshold", "0.3"]) == 2
+    assert main(["run", str(source), "--output", str(out), "--boilerplate-min-articles", "1"]) == 2

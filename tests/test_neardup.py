@@ -1,0 +1,248 @@
+"""MinHash signatures, LSH parameters, candidate pairs, verification and the non-chaining clusters."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feedflow.core.neardup import (
+    NUM_PERM,
+    Edge,
+    MinHasher,
+    NearDupConfig,
+    SigRecord,
+    band_keys,
+    bucket_pairs,
+    candidate_probability,
+    cluster,
+    from_stored,
+    jaccard_estimate,
+    lsh_bands,
+    order_key,
+    read_committed_signatures,
+    signature_digest,
+    to_stored,
+    verify,
+)
+
+# letters only: digits fold to 0 in the dedup normalization ("w1" and "w2" are the same word)
+VOCABULARY = ["".join(chr(97 + (n // 26**k) % 26) for k in range(3)) for n in range(400)]
+
+
+def words(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    return [rng.choice(VOCABULARY) for _ in range(n)]
+
+
+def exact_jaccard(hasher: MinHasher, a: list[str], b: list[str]) -> float:
+    x, y = set(hasher.shingles(a).tolist()), set(hasher.shingles(b).tolist())
+    return len(x & y) / len(x | y)
+
+
+def signature(hasher: MinHasher, paragraphs: list[str]) -> tuple[int, ...]:
+    found = hasher.signature(paragraphs)
+    assert found is not None
+    return to_stored(found)
+
+
+# ------------------------------------------------------------------------------------ signatures
+
+
+def test_the_signature_ignores_case_punctuation_digits_and_paragraph_breaks() -> None:
+    hasher = MinHasher()
+    a = signature(hasher, ["The storm hit the coast on May 3, 2024.", "Residents fled inland overnight."])
+    b = signature(hasher, ["THE STORM — hit the coast on May 9 2025 residents fled inland, overnight"])
+    assert a == b and len(a) == NUM_PERM and jaccard_estimate(a, b) == 1.0
+    assert signature(MinHasher(), ["The storm hit the coast on May 3, 2024.", "Residents fled inland overnight."]) == a
+
+
+def test_a_body_shorter_than_one_shingle_has_no_signature() -> None:
+    hasher = MinHasher()
+    assert hasher.signature(["3.8.4"]) is None and hasher.signature(["Read more here now"]) is None
+    assert hasher.signature([""]) is None and hasher.signature([]) is None
+    assert hasher.signature(["one two three four five"]) is not None
+
+
+def test_the_shingles_are_five_word_windows() -> None:
+    hasher = MinHasher()
+    assert len(hasher.shingles(["a b c d e f g"])) == 3
+    assert len(hasher.shingles(["a b c d e a b c d e"])) == 5  # repeated windows count once
+
+
+@pytest.mark.parametrize("overlap", [0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0])
+def test_the_estimate_tracks_the_true_jaccard(overlap: float) -> None:
+    hasher = MinHasher()
+    base = words(1, 600)
+    kept = int(len(base) * overlap)
+    other = base[:kept] + words(2, len(base) - kept)
+    truth = exact_jaccard(hasher, [" ".join(base)], [" ".join(other)])
+    estimate = jaccard_estimate(signature(hasher, [" ".join(base)]), signature(hasher, [" ".join(other)]))
+    assert abs(estimate - truth) <= 0.15  # 128 permutations: standard error ≤ 0.045
+
+
+def test_very_long_bodies_are_signed_in_chunks_with_the_same_result() -> None:
+    hasher = MinHasher()
+    text = " ".join(words(3, 20_000))
+    chunked = signature(hasher, [text])
+    assert chunked == signature(MinHasher(), [text])
+    assert jaccard_estimate(chunked, signature(hasher, [text + " and one more sentence at the end"])) > 0.99
+
+
+def test_stored_form_round_trips_and_digest_separates_signatures() -> None:
+    hasher = MinHasher()
+    sig = hasher.signature([" ".join(words(4, 50))])
+    assert sig is not None
+    stored = to_stored(sig)
+    assert all(-(2**31) <= v < 2**31 for v in stored)
+    assert (from_stored(stored) == sig).all()
+    other = to_stored(hasher.signature([" ".join(words(5, 50))]))  # type: ignore[arg-type]
+    assert signature_digest(stored) == signature_digest(list(stored)) != signature_digest(other)
+
+
+# ------------------------------------------------------------------------------------------- LSH
+
+
+def test_bands_and_rows_for_the_documented_thresholds() -> None:
+    assert lsh_bands(0.7) == (32, 4)
+    assert lsh_bands(0.8) == (21, 6)
+    assert lsh_bands(0.9) == (14, 9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(min_value=0.5, max_value=1.0))
+def test_a_pair_at_the_threshold_is_almost_always_a_candidate(threshold: float) -> None:
+    bands, rows = lsh_bands(threshold)
+    assert bands * rows <= NUM_PERM
+    assert candidate_probability(threshold, bands, rows) >= 0.995
+
+
+def test_identical_signatures_share_every_band_key_and_bands_never_collide() -> None:
+    sig = to_stored(MinHasher().signature([" ".join(words(6, 80))]))  # type: ignore[arg-type]
+    keys = band_keys(sig, 32, 4)
+    assert keys == band_keys(list(sig), 32, 4) and len(set(keys)) == 32
+    constant = [7] * NUM_PERM  # every band has the same rows: the band index still separates the keys
+    assert len(set(band_keys(constant, 32, 4))) == 32
+
+
+def test_bucket_pairs_pair_new_members_with_earlier_ones_only() -> None:
+    old = order_key("old", datetime(2024, 1, 1, tzinfo=UTC), new=False)
+    a = order_key("a", datetime(2024, 1, 2, tzinfo=UTC), new=True)
+    b = order_key("b", datetime(2024, 1, 3, tzinfo=UTC), new=True)
+    old2 = order_key("old2", datetime(2024, 2, 1, tzinfo=UTC), new=False)
+    assert sorted(bucket_pairs([b, old2, a, old], 200)) == [
+        (("a", 1), ("old", 0)),
+        (("a", 1), ("old2", 0)),
+        (("b", 1), ("a", 1)),
+        (("b", 1), ("old", 0)),
+        (("b", 1), ("old2", 0)),
+    ]
+    assert bucket_pairs([old, old2], 200) == []  # committed roles are final
+    assert bucket_pairs([b, a, old], 1) == [(("a", 1), ("old", 0)), (("b", 1), ("old", 0))]  # the earliest only
+    again = order_key("old", datetime(2024, 3, 1, tzinfo=UTC), new=True)  # a new version of a committed id
+    assert bucket_pairs([again, old], 200) == []
+
+
+def test_committed_articles_come_first_then_the_earliest_published_undated_last() -> None:
+    early, late = datetime(2020, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC)
+    ordered = sorted(
+        [
+            order_key("z", None, new=True),
+            order_key("b", late, new=True),
+            order_key("a", late, new=True),
+            order_key("c", early, new=True),
+            order_key("y", late, new=False),
+        ]
+    )
+    assert [o[3] for o in ordered] == ["y", "c", "a", "b", "z"]
+
+
+# ------------------------------------------------------------------------------- verify & cluster
+
+
+def test_verify_keeps_the_best_committed_version_and_applies_the_threshold() -> None:
+    hasher = MinHasher()
+    base = words(7, 300)
+    new = SigRecord("n", order_key("n", None, new=True), signature(hasher, [" ".join(base)]))
+    close = SigRecord("c", order_key("c", None, new=False), signature(hasher, [" ".join(base[:280] + words(8, 20))]))
+    far = SigRecord("c", order_key("c", None, new=False), signature(hasher, [" ".join(words(9, 300))]))
+    edge = verify([new], [far, close], 0.7)
+    assert edge is not None and edge.later == new.order and edge.similarity >= 0.7
+    assert verify([new], [far], 0.7) is None
+
+
+def o(name: str, day: int, new: bool = True) -> tuple[int, int, int, str]:
+    return order_key(name, datetime(2024, 1, day, tzinfo=UTC), new=new)
+
+
+def test_clusters_do_not_chain() -> None:
+    a, b, c = o("a", 1), o("b", 2), o("c", 3)
+    chain = [Edge(b, a, 0.8), Edge(c, b, 0.8)]  # a≈b, b≈c, but a≉c
+    assigned = {x.article_id: (x.duplicate_of, x.similarity) for x in cluster(chain)}
+    assert assigned == {"b": ("a", 0.8)}  # c is not put under a; b is a member, so c leads its own cluster
+    closed = [*chain, Edge(c, a, 0.75)]
+    assigned = {x.article_id: (x.duplicate_of, x.similarity) for x in cluster(closed)}
+    assert assigned == {"b": ("a", 0.8), "c": ("a", 0.75)}
+
+
+def test_a_member_joins_the_earliest_leader_it_is_similar_to() -> None:
+    old, a, b, c = o("old", 1, new=False), o("a", 2), o("b", 3), o("c", 4)
+    edges = [Edge(b, a, 0.9), Edge(c, b, 0.95), Edge(c, old, 0.72), Edge(a, old, 0.7)]
+    assigned = {x.article_id: x.duplicate_of for x in cluster(edges)}
+    # a follows the committed leader; b's only earlier neighbour is a member, so b leads; c is similar to
+    # two leaders (old, b) and joins the earliest, even though b is more similar
+    assert assigned == {"a": "old", "c": "old"}
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_clusters_depend_on_the_edges_not_their_order(rng: random.Random) -> None:
+    nodes = [o(f"n{i}", 1 + i, new=i > 1) for i in range(8)]
+    edges = [
+        Edge(later, earlier, round(rng.uniform(0.7, 1.0), 3))
+        for later, earlier in itertools.combinations(nodes[::-1], 2)
+        if later[0] and rng.random() < 0.4 and later > earlier
+    ]
+    expected = sorted(cluster(edges), key=lambda x: x.article_id)
+    shuffled = list(edges)
+    rng.shuffle(shuffled)
+    assert sorted(cluster(shuffled), key=lambda x: x.article_id) == expected
+    leaders = {x.duplicate_of for x in expected}
+    assert not leaders & {x.article_id for x in expected}  # a representative is never a member
+    similar = {(e.later[3], e.earlier[3]) for e in edges}
+    assert all((x.article_id, x.duplicate_of) in similar for x in expected)  # verified with its representative
+
+
+def test_the_threshold_is_validated() -> None:
+    with pytest.raises(ValueError):
+        NearDupConfig(threshold=0.3)
+    with pytest.raises(ValueError):
+        NearDupConfig(threshold=1.2)
+
+
+# ------------------------------------------------------------------------------- committed files
+
+
+def test_committed_signatures_are_read_for_representatives_only(tmp_path: Path) -> None:
+    published = datetime(2024, 1, 5, tzinfo=UTC)
+    table = pa.table(
+        {
+            "article_id": ["rep", "member", "unsigned"],
+            "published_at": pa.array([published, published, None], pa.timestamp("us", tz="UTC")),
+            "duplicate_of": [None, "rep", None],
+            "minhash": pa.array([[1] * NUM_PERM, [2] * NUM_PERM, None], pa.list_(pa.int32())),
+        }
+    )
+    pq.write_table(table, tmp_path / "new.parquet")
+    [record] = read_committed_signatures(str(tmp_path / "new.parquet"))
+    assert record.article_id == "rep" and record.order == order_key("rep", published, new=False)
+    assert record.minhash == (1,) * NUM_PERM and record.node == ("rep", 0)
+    pq.write_table(table.drop_columns(["minhash"]), tmp_path / "old.parquet")  # before signatures were stored
+    assert read_committed_signatures(str(tmp_path / "old.parquet")) == []
