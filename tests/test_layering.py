@@ -9,30 +9,27 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_ruff_bans_apache_beam_inside_the_core() -> None:
+def ruff_on(filename: str) -> subprocess.CompletedProcess[str]:
+    """ruff's verdict on a module importing apache_beam, as if it lived at ``filename``."""
     ruff = Path(sys.executable).with_name("ruff")
-    result = subprocess.run(
-        [str(ruff), "check", "--no-cache", "--stdin-filename", "src/feedflow/core/example.py", "-"],
+    return subprocess.run(
+        [str(ruff), "check", "--no-cache", "--stdin-filename", filename, "-"],
         input="import apache_beam\n\nprint(apache_beam)\n",
         capture_output=True,
         text=True,
         cwd=REPO,
         check=False,
     )
+
+
+def test_ruff_bans_apache_beam_inside_the_core() -> None:
+    result = ruff_on("src/feedflow/core/example.py")
     assert result.returncode == 1
     assert "TID251" in result.stdout and "Beam-free" in result.stdout
 
 
 def test_ruff_allows_apache_beam_in_transforms() -> None:
-    ruff = Path(sys.executable).with_name("ruff")
-    result = subprocess.run(
-        [str(ruff), "check", "--no-cache", "--stdin-filename", "src/feedflow/transforms/example.py", "-"],
-        input="import apache_beam\n\nprint(apache_beam)\n",
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
+    result = ruff_on("src/feedflow/transforms/example.py")
     assert result.returncode == 0, result.stdout
 
 

@@ -35,7 +35,7 @@ from feedflow.config import FetchConfig
 from feedflow.core.excerpt import excerpt
 from feedflow.model import Rejection
 
-__all__ = ["ACCEPT_FEEDS", "FetchResult", "fetch_url"]
+__all__ = ["ACCEPT_FEEDS", "FetchResult", "fetch_response", "fetch_url"]
 
 #: Default Accept header: feeds first, then XML and HTML pages, then anything.
 ACCEPT_FEEDS = (
@@ -180,12 +180,38 @@ def _read_body(response: requests.Response, url: str, max_bytes: int) -> bytes |
     return b"".join(chunks)
 
 
+def _result(url: str, response: requests.Response, body: bytes) -> FetchResult:
+    history = response.history
+    return FetchResult(
+        url=url,
+        final_url=response.url or url,
+        status=response.status_code,
+        headers=tuple((k.lower(), v) for k, v in response.headers.items()),
+        body=body,
+        permanent_redirect=bool(history) and all(r.status_code in _PERMANENT for r in history),
+        fetched_at=datetime.now(UTC),
+    )
+
+
 def fetch_url(url: str, config: FetchConfig, headers: Mapping[str, str] | None = None) -> FetchResult | Rejection:
     """GET ``url`` within ``config``'s limits; a FetchResult for 2xx/304, else a Rejection. Never raises.
 
     ``headers`` are added to (and override) the defaults: User-Agent from the config and an Accept
     header preferring feeds. Redirects are followed up to ``config.max_redirects``.
     """
+    return _fetch(url, config, headers, keep_errors=False)
+
+
+def fetch_response(url: str, config: FetchConfig, headers: Mapping[str, str] | None = None) -> FetchResult | Rejection:
+    """Like :func:`fetch_url`, but an HTTP error status (4xx/5xx) also comes back as a FetchResult
+    (its body cut to a 512-byte sample), so callers can read headers such as Retry-After. Transport
+    failures (timeouts, DNS, size limits) are still Rejections."""
+    return _fetch(url, config, headers, keep_errors=True)
+
+
+def _fetch(
+    url: str, config: FetchConfig, headers: Mapping[str, str] | None, *, keep_errors: bool
+) -> FetchResult | Rejection:
     bad = _check_url(url)
     if bad is not None:
         return bad
@@ -208,6 +234,8 @@ def fetch_url(url: str, config: FetchConfig, headers: Mapping[str, str] | None =
                         sample = response.raw.read(512, decode_content=True) or b""
                     except Exception:  # noqa: BLE001 - the status already says what matters
                         sample = b""
+                    if keep_errors:
+                        return _result(url, response, sample)
                     return _reject(url, f"http_{status}", f"HTTP {status} {response.reason or ''}".strip(), sample)
                 try:
                     body = _read_body(response, url, config.max_bytes)
@@ -215,16 +243,7 @@ def fetch_url(url: str, config: FetchConfig, headers: Mapping[str, str] | None =
                     return _classify(url, error, in_body=True)
                 if isinstance(body, Rejection):
                     return body
-                history = response.history
-                return FetchResult(
-                    url=url,
-                    final_url=response.url or url,
-                    status=status,
-                    headers=tuple((k.lower(), v) for k, v in response.headers.items()),
-                    body=body,
-                    permanent_redirect=bool(history) and all(r.status_code in _PERMANENT for r in history),
-                    fetched_at=datetime.now(UTC),
-                )
+                return _result(url, response, body)
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError) as error:
         return _classify(url, error, in_body=False)
     except Exception as error:  # noqa: BLE001 - fetch_url's contract: never raise

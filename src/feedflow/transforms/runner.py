@@ -18,6 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
 
 from feedflow.core.dataset import Dataset, read_stats
+from feedflow.core.faults import crash_point
 from feedflow.runs import build_manifest, check_accounting
 from feedflow.transforms.base import feedflow_counters
 
@@ -38,12 +39,13 @@ def execute(
     dataset: Dataset,
     job: Job,
     compose: Callable[[beam.Pipeline, str], None],
-    before_commit: Callable[[str], None] | None = None,
+    before_commit: Callable[[str], Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Build with ``compose(pipeline, staging_dir)``, run, check, commit; returns the manifest.
 
     ``before_commit(staging_dir)`` runs after the accounting check and before the commit (the ingester
-    reads its poll results there). The caller holds the dataset lock.
+    reads its poll results there); what it returns is added to the manifest. The caller holds the
+    dataset lock.
     """
     staging = str(dataset.staging_dir(job.run_id))
     runner = FnApiRunner() if job.runner == "FnApiRunner" else None
@@ -54,12 +56,12 @@ def execute(
         result.wait_until_finish()
         stats = read_stats(staging)
         check_accounting(stats)
-        if before_commit is not None:
-            before_commit(staging)
+        extra = before_commit(staging) if before_commit is not None else {}
         manifest = build_manifest(
             job.run_id, job.inputs, job.settings, job.started, datetime.now(UTC), stats, feedflow_counters(result)
         )
-        return dataset.commit_run(job.run_id, manifest)
+        crash_point("before_commit")
+        return dataset.commit_run(job.run_id, {**manifest, **extra})
     except BaseException:
         dataset.abandon(job.run_id)
         raise
