@@ -1,4 +1,4 @@
-"""The `feedflow` command: `run` (batch job) and `query` (SQL over a dataset)."""
+"""The `feedflow` command: `run` (batch job), `ingest` (scheduled feeds), `feeds`, `query`, `report`."""
 
 from __future__ import annotations
 
@@ -12,12 +12,19 @@ from feedflow.core.dataset import CommitError, DatasetError
 
 USAGE = """usage: feedflow run INPUT... --output DIR [--skip entities,topics] [--partition-by date|date,source]
                     [--workers N] [-- BEAM_OPTIONS...]
+       feedflow ingest --feeds FILE... --output DIR [--every 15m] [--once] [--max-ticks N]
+                       [--fetch-articles] [-- BEAM_OPTIONS...]
+       feedflow feeds DIR
        feedflow query DIR "SQL"
+       feedflow report DIR [--out report.html] [--since DATE] [--until DATE] [--source DOMAIN...]
 
   run     read articles (files, folders, globs, feed URLs, OPML), clean, dedup, tag, commit to DIR
+  ingest  poll feeds on a schedule (conditional GET, backoff) and append to DIR, one commit per tick
+  feeds   list the ingester's per-feed state in DIR
   query   run SQL with DuckDB over DIR's views: articles, paragraphs, entities, rejects
+  report  write one self-contained, offline HTML report of DIR (charts, entities, topics, dedup, feeds)
 
-`feedflow run --help` for every option."""
+`feedflow run --help`, `feedflow ingest --help` for every option."""
 
 
 def _setup_logging() -> None:
@@ -54,6 +61,34 @@ def query_main(argv: Sequence[str]) -> int:
     return 0
 
 
+def feeds_main(argv: Sequence[str]) -> int:
+    from pathlib import Path
+
+    from feedflow.core.state import StateStore
+    from feedflow.query import format_table
+
+    parser = argparse.ArgumentParser(prog="feedflow feeds", description="The ingester's per-feed state.")
+    parser.add_argument("dataset", metavar="DIR")
+    parser.add_argument("--all", action="store_true", help="include feeds no longer in any feed list")
+    ns = parser.parse_args(argv)
+    store = StateStore(ns.dataset)
+    if not Path(store.path).is_file():
+        return _error(f"no ingest state in {ns.dataset} (run `feedflow ingest` first)")
+
+    def when(value: object) -> str | None:
+        return value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else None
+
+    rows = [
+        (s.url, s.last_status, s.last_http_status, s.consecutive_failures, when(s.last_success_at),
+         when(s.next_due_at), s.interval_seconds, s.entries_seen, s.fetch_url if s.fetch_url != s.url else "")
+        for s in store.load()
+        if s.active or ns.all
+    ]  # fmt: skip
+    columns = ["feed", "status", "http", "failures", "last_success", "next_due", "interval_s", "entries", "moved_to"]
+    print(format_table(columns, rows, max_width=70))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
@@ -61,15 +96,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if args else 2
     command, rest = args[0], args[1:]
     _setup_logging()
-    if command == "run":
+    if command in ("run", "ingest"):
         from feedflow.options import UsageError
         from feedflow.runs import AccountingError
 
         # pipelines/ is installed as feedflow.pipelines (see pyproject.toml); imported by name because
         # type checkers see it as the top-level folder `pipelines`.
-        batch = importlib.import_module("feedflow.pipelines.batch")
+        job = importlib.import_module("feedflow.pipelines.batch" if command == "run" else "feedflow.pipelines.ingest")
         try:
-            status: int = batch.run(rest)
+            status: int = job.run(rest)
             return status
         except (CommitError, AccountingError) as err:
             return _error(f"run failed, dataset unchanged: {err}", 1)
@@ -79,6 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _error("interrupted; the dataset is unchanged", 130)
     if command == "query":
         return query_main(rest)
+    if command == "feeds":
+        return feeds_main(rest)
+    if command == "report":
+        from feedflow.report import report_main
+
+        return report_main(rest)
     return _error(f"unknown command {command!r}\n{USAGE}")
 
 
