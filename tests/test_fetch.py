@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -110,6 +111,16 @@ def test_timeout_before_response(http_server: LocalHTTPServer) -> None:
 def test_timeout_in_mid_body(http_server: LocalHTTPServer) -> None:
     url = http_server.route("/stall", RSS * 50, body_delay=3.0)
     rejected(fetch_url(url, FAST), "http_timeout")
+
+
+def test_a_body_paced_under_the_read_timeout_still_meets_the_overall_deadline(http_server: LocalHTTPServer) -> None:
+    """Each pause is shorter than read_timeout, so only the overall deadline can end the fetch."""
+    url = http_server.route("/trickle", RSS * 50, body_delay=2.0)
+    patient = replace(FAST, read_timeout=5.0, total_timeout=0.8)
+    rejection = rejected(fetch_url(url, patient), "http_timeout")
+    assert "0.8 s" in rejection.detail
+    complete = fetch_url(url, replace(patient, total_timeout=10.0))
+    assert isinstance(complete, FetchResult) and complete.body == RSS * 50
 
 
 def test_connection_dropped_mid_body(http_server: LocalHTTPServer) -> None:

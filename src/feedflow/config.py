@@ -16,6 +16,8 @@ class FetchConfig:
 
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
+    #: Overall limit on receiving one body, however the server paces it.
+    total_timeout: float = 120.0
     max_bytes: int = 20 * 1024 * 1024
     user_agent: str = DEFAULT_USER_AGENT
     max_redirects: int = 5

@@ -23,6 +23,7 @@ from the environment are honoured, as for any requests client.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -237,10 +238,31 @@ def _fetch(
                     if keep_errors:
                         return _result(url, response, sample)
                     return _reject(url, f"http_{status}", f"HTTP {status} {response.reason or ''}".strip(), sample)
+                # A server trickling bytes just under read_timeout could hold the body forever: a
+                # watchdog closes the response at the overall deadline, which ends the blocked read.
+                expired = threading.Event()
+
+                def expire() -> None:
+                    expired.set()
+                    response.close()
+
+                watchdog = threading.Timer(config.total_timeout, expire)
+                watchdog.daemon = True
+                watchdog.start()
                 try:
                     body = _read_body(response, url, config.max_bytes)
-                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
-                    return _classify(url, error, in_body=True)
+                except (
+                    requests.RequestException,
+                    urllib3.exceptions.HTTPError,
+                    OSError,
+                    ValueError,
+                    AttributeError,
+                ) as error:
+                    body = _classify(url, error, in_body=True)
+                finally:
+                    watchdog.cancel()
+                if expired.is_set():
+                    return _reject(url, "http_timeout", f"no complete body within {config.total_timeout:g} s")
                 if isinstance(body, Rejection):
                     return body
                 return _result(url, response, body)
