@@ -7,7 +7,7 @@ OUT    ?= data
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck check clean distclean test-browser report-screenshot eval-dedup bench-dedup
+.PHONY: run test lint typecheck clean distclean test-browser report-screenshot eval-dedup bench-dedup
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (feedflow needs Python 3.11 or 3.12; set PYTHON=...)"; exit 2; }
