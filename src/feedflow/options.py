@@ -7,6 +7,7 @@ deeper layers receive plain, picklable config values.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -91,6 +92,12 @@ def run_parser(prog: str = "feedflow run") -> argparse.ArgumentParser:
     return parser
 
 
+def absolute_input(arg: str) -> str:
+    """Local paths (and globs) made absolute at the edge: Beam workers may run in another directory
+    (a worker pool, a remote runner). URLs and other schemes pass unchanged."""
+    return arg if "://" in arg else os.path.abspath(arg)
+
+
 def split_beam_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     args = list(argv)
     if "--" in args:
@@ -121,8 +128,8 @@ def parse_run_args(argv: Sequence[str]) -> RunOptions:
     if ns.user_agent:
         read = replace(read, fetch=replace(read.fetch, user_agent=ns.user_agent))
     return RunOptions(
-        inputs=tuple(ns.inputs),
-        output=ns.output,
+        inputs=tuple(absolute_input(arg) for arg in ns.inputs),
+        output=os.path.abspath(ns.output),
         partition_by=PARTITIONINGS[ns.partition_by],
         workers=ns.workers,
         read=read,
