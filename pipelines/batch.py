@@ -37,33 +37,20 @@ from datetime import UTC, datetime
 
 import apache_beam as beam
 
-from feedflow.core.articles import BuildConfig
 from feedflow.core.dataset import Dataset, new_run_id
 from feedflow.options import RunOptions, beam_options, parse_run_args
 from feedflow.runs import format_summary, run_settings
 from feedflow.transforms.runner import Job, execute
-from feedflow.transforms.stages import ProcessArticles, ReadArticles, WriteDataset
+from feedflow.transforms.stages import ArticlesToDataset, ReadArticles
 
 _LOG = logging.getLogger("feedflow")
 
 
 def build(pipeline: beam.Pipeline, options: RunOptions, run_id: str, staging: str, existing: Sequence[str]) -> None:
-    """Compose the batch job's transforms onto ``pipeline``."""
+    """Compose the batch job's transforms onto ``pipeline``: read the inputs, then what every job does."""
     assert options.started is not None
     raws, read_rejects = pipeline | "Inputs" >> beam.Create(list(options.inputs)) | "Read" >> ReadArticles(options.read)
-    existing_files = pipeline | "ExistingFiles" >> beam.Create(list(existing))
-    articles, process_rejects, skipped = (raws, existing_files) | "Process" >> ProcessArticles(
-        BuildConfig(run_started=options.started, clean=options.clean),
-        options.topics,
-        options.ner,
-        boilerplate=options.boilerplate,
-        near_dup=options.near_dup,
-    )
-    rejects = (read_rejects, process_rejects) | "AllRejects" >> beam.Flatten()
-    records_in = (raws, read_rejects) | "RecordsIn" >> beam.Flatten()
-    _ = (articles, rejects, skipped, records_in) | "Write" >> WriteDataset(
-        staging, run_id, options.started.date(), options.partition_by
-    )
+    _ = (raws, read_rejects) | "ToDataset" >> ArticlesToDataset(options, run_id, options.started, staging, existing)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

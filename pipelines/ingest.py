@@ -37,7 +37,6 @@ from typing import Any
 
 import apache_beam as beam
 
-from feedflow.core.articles import BuildConfig
 from feedflow.core.dataset import Dataset, new_run_id
 from feedflow.core.faults import crash_point
 from feedflow.core.feedlist import FeedListError, read_feed_lists
@@ -48,7 +47,7 @@ from feedflow.runs import run_settings
 from feedflow.signals import stop_on_signals
 from feedflow.transforms.ingest import FetchPages, PollFeeds, SaveSidecar
 from feedflow.transforms.runner import Job, execute
-from feedflow.transforms.stages import ProcessArticles, WriteDataset
+from feedflow.transforms.stages import ArticlesToDataset
 
 _LOG = logging.getLogger("feedflow")
 POLLS_FILE = "_polls.json"
@@ -65,21 +64,8 @@ def build(
         | "DueFeeds" >> beam.Create(list(due))
         | "Poll" >> PollFeeds(PollConfig(read=run.read), options.per_host)
     )
-    existing_files = pipeline | "ExistingFiles" >> beam.Create(list(existing))
     enrich = FetchPages(run.read, run.clean, options.per_host) if options.fetch_articles else None
-    articles, process_rejects, skipped = (raws, existing_files) | "Process" >> ProcessArticles(
-        BuildConfig(run_started=job.started, clean=run.clean),
-        run.topics,
-        run.ner,
-        boilerplate=run.boilerplate,
-        near_dup=run.near_dup,
-        enrich=enrich,
-    )
-    rejects = (poll_rejects, process_rejects) | "AllRejects" >> beam.Flatten()
-    records_in = (raws, poll_rejects) | "RecordsIn" >> beam.Flatten()
-    _ = (articles, rejects, skipped, records_in) | "Write" >> WriteDataset(
-        staging, job.run_id, job.started.date(), run.partition_by
-    )
+    _ = (raws, poll_rejects) | "ToDataset" >> ArticlesToDataset(run, job.run_id, job.started, staging, existing, enrich)
     _ = polls | "SavePolls" >> SaveSidecar(str(Path(staging) / POLLS_FILE))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import apache_beam as beam
@@ -39,6 +40,7 @@ from feedflow.core.readers import expand_input, read_input
 from feedflow.core.schemas import load_schemas
 from feedflow.core.tagging import EntityStep, TopicStep
 from feedflow.model import Article, Rejection
+from feedflow.options import RunOptions
 from feedflow.transforms.base import NAMESPACE, REJECTS, ApplyCore, LogProgressFn, bind
 from feedflow.transforms.dedup import CrossArticleDedup
 
@@ -298,5 +300,47 @@ class WriteDataset(beam.PTransform[tuple[PCollection[Any], ...], Any]):
                 files=beam.pvalue.AsList(files),
                 stats=beam.pvalue.AsList(stats),
             )
+        )
+        return listing
+
+
+class ArticlesToDataset(beam.PTransform[tuple[PCollection[Any], PCollection[Any]], Any]):
+    """What every job does once it has records: ``(raw articles, rejects so far)`` → ProcessArticles →
+    WriteDataset into the run's staging folder, with the run's accounting. ``existing`` lists the
+    committed articles files (the history DropSeen and cross-article dedup join against)."""
+
+    def __init__(
+        self,
+        options: RunOptions,
+        run_id: str,
+        started: datetime,
+        staging_dir: str,
+        existing: Sequence[str],
+        enrich: beam.PTransform[PCollection[Any], Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self._options = options
+        self._run_id = run_id
+        self._started = started
+        self._staging_dir = staging_dir
+        self._existing = list(existing)
+        self._enrich = enrich
+
+    def expand(self, inputs: tuple[PCollection[Any], PCollection[Any]]) -> PCollection[Any]:
+        raws, input_rejects = inputs
+        o = self._options
+        existing_files = raws.pipeline | "ExistingFiles" >> beam.Create(self._existing)
+        articles, process_rejects, skipped = (raws, existing_files) | "Process" >> ProcessArticles(
+            BuildConfig(run_started=self._started, clean=o.clean),
+            o.topics,
+            o.ner,
+            boilerplate=o.boilerplate,
+            near_dup=o.near_dup,
+            enrich=self._enrich,
+        )
+        rejects = (input_rejects, process_rejects) | "AllRejects" >> beam.Flatten()
+        records_in = (raws, input_rejects) | "RecordsIn" >> beam.Flatten()
+        listing: PCollection[Any] = (articles, rejects, skipped, records_in) | "Write" >> WriteDataset(
+            self._staging_dir, self._run_id, self._started.date(), o.partition_by
         )
         return listing
