@@ -75,9 +75,15 @@ def run(argv: Sequence[str] | None = None) -> int:
             "run %s: %d input(s) → %s with %s, %d worker(s)",
             job.run_id, len(options.inputs), options.output, runner, options.workers,
         )  # fmt: skip
-        existing = [str(p) for p in dataset.table_files("articles")]
+        damaged = dataset.unreadable_files()
+        for path, why in damaged.items():
+            _LOG.warning("skipping damaged committed file %s (%s); `feedflow check` lists problems", path, why)
+        existing = [str(p) for p in dataset.table_files("articles") if str(p) not in damaged]
         manifest = execute(
-            dataset, job, lambda pipeline, staging: build(pipeline, options, job.run_id, staging, existing)
+            dataset,
+            job,
+            lambda pipeline, staging: build(pipeline, options, job.run_id, staging, existing),
+            lambda staging: {"damaged_files": damaged},
         )
     print(format_summary(manifest, options.output))
     return 0

@@ -381,3 +381,45 @@ def test_shared_feed_corpora_run_end_to_end_with_every_entry_accounted_for(
     files = {str(p) for p in (eval_data / folder).rglob("*") if p.is_file() and not p.name.startswith(".")}
     seen = {i for (i,) in rows(out, "SELECT input FROM articles UNION SELECT input FROM rejects")}
     assert files - seen == set()
+
+
+# ------------------------------------------------------------------- damaged datasets, `check`
+
+
+def test_a_damaged_committed_file_is_skipped_reported_and_listed_by_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "data"
+    assert main(["run", str(SEED), "--output", str(out), "--skip", "entities"]) == 0
+    assert main(["check", str(out)]) == 0
+    [articles_file] = list((out / "articles").rglob("*.parquet"))
+    articles_file.write_bytes(articles_file.read_bytes()[:100])  # truncated by someone else
+    (out / "_staging" / "20200101T000000Z-dead00").mkdir(parents=True)
+    capsys.readouterr()
+    assert main(["check", str(out)]) == 1
+    report = capsys.readouterr().out
+    assert "unreadable_file" in report and articles_file.name in report
+    assert "orphan_staging" in report and "20200101T000000Z-dead00" in report
+    # a run over the damaged dataset completes, skips the file, says so, and cleans the orphan
+    assert main(["run", str(SEED), "--output", str(out), "--skip", "entities"]) == 0
+    assert "damaged committed file(s) skipped" in capsys.readouterr().out
+    latest = manifests(out)[-1]
+    assert list(latest["damaged_files"]) == [str(articles_file)]
+    assert latest["counts"]["articles"] == 1  # the damaged file's article could not be seen as known
+    assert rows(out, "SELECT count(*) FROM articles") == [(1,)]  # queries skip the damaged file too
+    assert not (out / "_staging" / "20200101T000000Z-dead00").exists()
+
+
+def test_check_finds_duplicate_ids_and_schema_mismatches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "data"
+    assert main(["run", str(SEED), "--output", str(out), "--skip", "entities"]) == 0
+    [articles_file] = list((out / "articles").rglob("*.parquet"))
+    import shutil as _shutil
+
+    _shutil.copy(articles_file, articles_file.with_name("copy.parquet"))
+    table = pq.read_table(articles_file).drop_columns(["summary"])
+    pq.write_table(table, articles_file.with_name("old.parquet"))
+    capsys.readouterr()
+    assert main(["check", str(out)]) == 1
+    report = capsys.readouterr().out
+    assert "duplicate_article" in report and "schema_mismatch" in report and "missing summary" in report

@@ -15,12 +15,14 @@ USAGE = """usage: feedflow run INPUT... --output DIR [--skip entities,topics] [-
        feedflow ingest --feeds FILE... --output DIR [--every 15m] [--once] [--max-ticks N]
                        [--fetch-articles] [-- BEAM_OPTIONS...]
        feedflow feeds DIR
+       feedflow check DIR
        feedflow query DIR "SQL"
        feedflow report DIR [--out report.html] [--since DATE] [--until DATE] [--source DOMAIN...]
 
   run     read articles (files, folders, globs, feed URLs, OPML), clean, dedup, tag, commit to DIR
   ingest  poll feeds on a schedule (conditional GET, backoff) and append to DIR, one commit per tick
   feeds   list the ingester's per-feed state in DIR
+  check   list DIR's problems: unreadable files, schema mismatches, orphan staging, duplicate ids
   query   run SQL with DuckDB over DIR's views: articles, paragraphs, entities, rejects
   report  write one self-contained, offline HTML report of DIR (charts, entities, topics, dedup, feeds)
 
@@ -59,6 +61,26 @@ def query_main(argv: Sequence[str]) -> int:
         return _error(str(err).splitlines()[0], 1)
     print(format_table(columns, rows))
     return 0
+
+
+def check_main(argv: Sequence[str]) -> int:
+    from pathlib import Path
+
+    from feedflow.core.check import check_dataset
+
+    parser = argparse.ArgumentParser(prog="feedflow check", description="List a dataset's problems (read-only).")
+    parser.add_argument("dataset", metavar="DIR")
+    ns = parser.parse_args(argv)
+    if not Path(ns.dataset).is_dir():
+        return _error(f"no dataset at {ns.dataset}")
+    problems, files = check_dataset(ns.dataset)
+    if not problems:
+        print(f"{ns.dataset}: no problems in {files} committed file(s)")
+        return 0
+    for problem in problems:  # one line each, never cut: paths are what the user acts on
+        print(f"{problem.kind}  {problem.path}  {problem.detail}")
+    print(f"{len(problems)} problem(s) in {ns.dataset} ({files} committed file(s) looked at)")
+    return 1
 
 
 def feeds_main(argv: Sequence[str]) -> int:
@@ -116,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return query_main(rest)
     if command == "feeds":
         return feeds_main(rest)
+    if command == "check":
+        return check_main(rest)
     if command == "report":
         from feedflow.report import report_main
 

@@ -7,6 +7,7 @@ A table with no files yet is an empty view with the table's schema.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import duckdb
@@ -19,9 +20,12 @@ from feedflow.core.schemas import TABLES, load_schema
 def connect(root: str) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with views ``articles, paragraphs, entities, rejects``."""
     dataset = Dataset(root)
+    damaged = dataset.unreadable_files()
+    for path, why in damaged.items():
+        print(f"feedflow: warning: skipping damaged file {path} ({why})", file=sys.stderr)
     con = duckdb.connect()
     for table in TABLES:
-        files = [str(p) for p in dataset.table_files(table)]
+        files = [str(p) for p in dataset.table_files(table) if str(p) not in damaged]
         if files:
             relation = con.read_parquet(files, hive_partitioning=True, union_by_name=True)
         else:

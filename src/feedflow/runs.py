@@ -102,5 +102,10 @@ def format_summary(manifest: Mapping[str, Any], output: str) -> str:
             f"{metrics.get('NearDup.duplicates', 0)} near-duplicate(s) "
             f"in {metrics.get('NearDup.clusters', 0)} cluster(s)"
         )
+    if manifest.get("damaged_files"):
+        lines.append(
+            f"  WARNING: {len(manifest['damaged_files'])} damaged committed file(s) skipped "
+            f"(listed in the manifest; `feedflow check {output}`)"
+        )
     lines.append(f"  manifest: {output}/_runs/{manifest['run_id']}.json")
     return "\n".join(lines)

@@ -46,6 +46,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from feedflow.core.dataset import footer_problem
 from feedflow.core.dedup import normalize_for_dedup
 from feedflow.model import Article
 
@@ -189,6 +190,8 @@ def read_committed_evidence(
         return
     keys: dict[tuple[str, int], set[int]] = {}
     for paragraphs_file in sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(".")):
+        if footer_problem(paragraphs_file):
+            continue  # a damaged committed file: the run reports it (Dataset.unreadable_files) and goes on
         marked = "boilerplate" in pq.read_schema(paragraphs_file).names
         columns = ["article_id", "version", "key_hash", "duplicate_of", "boilerplate" if marked else "text"]
         table = pq.read_table(paragraphs_file, columns=columns)

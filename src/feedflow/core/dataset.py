@@ -289,6 +289,17 @@ class Dataset:
             return []
         return sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith("."))
 
+    def unreadable_files(self) -> dict[str, str]:
+        """Committed files whose Parquet footer cannot be read (truncated or overwritten by someone
+        else), with the error. Runs skip them (reported in the manifest); `feedflow check` lists them."""
+        bad: dict[str, str] = {}
+        for table in TABLES:
+            for path in self.table_files(table):
+                problem = footer_problem(path)
+                if problem:
+                    bad[str(path)] = problem
+        return bad
+
     def manifests(self) -> list[dict[str, Any]]:
         folder = self.root / RUNS
         if not folder.is_dir():
@@ -308,6 +319,19 @@ class Dataset:
             probe.unlink()
         except OSError as err:
             raise DatasetError(f"output folder {self.root} is not writable: {err.strerror or err}") from err
+
+    def writer_active(self) -> bool:
+        """True while another process holds the writer lock (its staging folders are in use)."""
+        path = self.root / LOCK
+        if not path.is_file():
+            return False
+        with open(path, "a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return False
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -414,6 +438,15 @@ class Dataset:
                 shutil.rmtree(staging)
                 done.append(f"removed the staging files of unfinished run {staging.name}")
         return done
+
+
+def footer_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why a Parquet file's footer cannot be read, or None when it can."""
+    try:
+        pq.read_metadata(path)
+    except (OSError, pa.ArrowException) as err:
+        return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'unreadable'}"
+    return None
 
 
 def verify_part_file(path: Path, schema: TableSchema, expected_rows: int) -> None:
