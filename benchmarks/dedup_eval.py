@@ -36,7 +36,7 @@ import dedup_data as dd
 from feedflow.core.boilerplate import BoilerplateConfig
 from feedflow.core.dedup import normalize_for_dedup
 from feedflow.core.neardup import MinHasher, NearDupConfig, candidate_probability, lsh_bands
-from feedflow.model import Article
+from feedflow.model import Article, RawArticle
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 
@@ -51,6 +51,20 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 # -------------------------------------------------------------------------------- near-duplicates
+
+
+def raw_articles(variants: Sequence[dd.Variant]) -> list[RawArticle]:
+    """The variants as raw articles: BBC texts under bbc.co.uk, the others under one second source."""
+    return [
+        dd.raw_article(
+            v.key,
+            v.title,
+            v.paragraphs,
+            "bbc.co.uk" if v.key.startswith("bbc") else "ae.example",
+            dd.published(v.day, n),
+        )
+        for n, v in enumerate(variants)
+    ]
 
 
 def neardup_corpus(root: Path, seed: int) -> tuple[list[dd.Variant], list[Article]]:
@@ -69,17 +83,7 @@ def neardup_corpus(root: Path, seed: int) -> tuple[list[dd.Variant], list[Articl
         for d in rest
         if d.doc_id not in chosen
     ]
-    raws = [
-        dd.raw_article(
-            v.key,
-            v.title,
-            v.paragraphs,
-            "bbc.co.uk" if v.key.startswith("bbc") else "ae.example",
-            dd.published(v.day, n),
-        )
-        for n, v in enumerate(variants)
-    ]
-    return variants, dd.build_articles(raws)
+    return variants, dd.build_articles(raw_articles(variants))
 
 
 def neardup_section(root: Path, seed: int) -> tuple[str, list[dd.Variant], list[Article]]:
@@ -285,16 +289,7 @@ def pipeline_section(root: Path, variants: list[dd.Variant], articles: list[Arti
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "corpus.jsonl"
-        raws = [
-            dd.raw_article(
-                v.key,
-                v.title,
-                v.paragraphs,
-                "bbc.co.uk" if v.key.startswith("bbc") else "ae.example",
-                dd.published(v.day, n),
-            )
-            for n, v in enumerate(variants)
-        ]
+        raws = raw_articles(variants)
         src.write_text("".join(json.dumps(dd.json_record(r)) + "\n" for r in raws), encoding="utf-8")
         out = Path(tmp) / "data"
         with contextlib.redirect_stdout(io.StringIO()):  # the run summaries

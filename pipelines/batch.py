@@ -40,7 +40,7 @@ import apache_beam as beam
 from feedflow.core.dataset import Dataset, new_run_id
 from feedflow.options import RunOptions, beam_options, parse_run_args
 from feedflow.runs import format_summary, run_settings
-from feedflow.transforms.runner import Job, execute
+from feedflow.transforms.runner import Job, committed_history, execute
 from feedflow.transforms.stages import ArticlesToDataset, ReadArticles
 
 _LOG = logging.getLogger("feedflow")
@@ -75,15 +75,12 @@ def run(argv: Sequence[str] | None = None) -> int:
             "run %s: %d input(s) → %s with %s, %d worker(s)",
             job.run_id, len(options.inputs), options.output, runner, options.workers,
         )  # fmt: skip
-        damaged = dataset.unreadable_files()
-        for path, why in damaged.items():
-            _LOG.warning("skipping damaged committed file %s (%s); `feedflow check` lists problems", path, why)
-        existing = [str(p) for p in dataset.table_files("articles") if str(p) not in damaged]
+        existing = committed_history(dataset)
         manifest = execute(
             dataset,
             job,
             lambda pipeline, staging: build(pipeline, options, job.run_id, staging, existing),
-            lambda staging: {"damaged_files": damaged},
+            lambda staging: {"damaged_files": dataset.unreadable_files()},
         )
     print(format_summary(manifest, options.output))
     return 0

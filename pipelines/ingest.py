@@ -46,7 +46,7 @@ from feedflow.options import IngestOptions, UsageError, beam_options, parse_inge
 from feedflow.runs import run_settings
 from feedflow.signals import stop_on_signals
 from feedflow.transforms.ingest import FetchPages, PollFeeds, SaveSidecar
-from feedflow.transforms.runner import Job, execute
+from feedflow.transforms.runner import Job, committed_history, execute
 from feedflow.transforms.stages import ArticlesToDataset
 
 _LOG = logging.getLogger("feedflow")
@@ -92,17 +92,14 @@ def tick(dataset: Dataset, store: StateStore, options: IngestOptions, number: in
         settings={**run_settings(options.run, runner), "job": "ingest", "tick": number},
     )
     _LOG.info("tick %d (%s): polling %d of %d feeds", number, job.run_id, len(due), len(active))
-    damaged = dataset.unreadable_files()
-    for path, why in damaged.items():
-        _LOG.warning("skipping damaged committed file %s (%s); `feedflow check` lists problems", path, why)
-    existing = [str(p) for p in dataset.table_files("articles") if str(p) not in damaged]
+    existing = committed_history(dataset)
     polled: list[tuple[str, dict[str, Any]]] = []
 
     def read_polls(staging: str) -> Mapping[str, Any]:
         polled.extend((outcome, state) for outcome, state in json.loads((Path(staging) / POLLS_FILE).read_text()))
         outcomes = Counter(outcome for outcome, _ in polled)
         feeds = {"due": len(due), "polled": len(polled), **dict(sorted(outcomes.items()))}
-        return {"feeds": feeds, "damaged_files": damaged}
+        return {"feeds": feeds, "damaged_files": dataset.unreadable_files()}
 
     manifest = execute(
         dataset, job, lambda pipeline, staging: build(pipeline, options, job, staging, due, existing), read_polls

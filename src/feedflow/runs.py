@@ -21,14 +21,18 @@ def rejects_by_reason(stats: Mapping[str, int]) -> dict[str, int]:
 def check_accounting(stats: Mapping[str, int]) -> None:
     """Every input record must end as exactly one article row, one reject row or one skipped id."""
     records_in = stats.get("records_in", 0)
-    out = stats.get("rows_articles", 0) + sum(rejects_by_reason(stats).values()) + stats.get("skipped_existing", 0)
-    if records_in != out:
+    articles = stats.get("rows_articles", 0)
+    rejected = sum(rejects_by_reason(stats).values())
+    skipped = stats.get("skipped_existing", 0)
+    if records_in != articles + rejected + skipped:
         raise AccountingError(
-            f"accounting mismatch: {records_in} records in, but {stats.get('rows_articles', 0)} articles + "
-            f"{sum(rejects_by_reason(stats).values())} rejects + {stats.get('skipped_existing', 0)} skipped = {out}"
+            f"accounting mismatch: {records_in} records in, but {articles} articles + {rejected} rejects + "
+            f"{skipped} skipped = {articles + rejected + skipped}"
         )
-    if stats.get("rows_rejects", 0) != sum(rejects_by_reason(stats).values()):
-        raise AccountingError("accounting mismatch: reject rows written != rejects counted")
+    if stats.get("rows_rejects", 0) != rejected:
+        raise AccountingError(
+            f"accounting mismatch: {stats.get('rows_rejects', 0)} reject rows written, {rejected} rejects counted"
+        )
 
 
 def run_settings(options: RunOptions, runner: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ failure after it is left for :meth:`feedflow.core.dataset.Dataset.recover` to ro
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from feedflow.core.faults import crash_point
 from feedflow.runs import build_manifest, check_accounting
 from feedflow.transforms.base import feedflow_counters
 
+_LOG = logging.getLogger("feedflow")
+
 
 @dataclass(frozen=True, slots=True)
 class Job:
@@ -33,6 +36,15 @@ class Job:
     runner: str
     inputs: tuple[str, ...]
     settings: Mapping[str, Any]
+
+
+def committed_history(dataset: Dataset) -> list[str]:
+    """The committed articles files a job joins against (DropSeen, cross-article dedup). Files whose
+    footer cannot be read are left out with a warning; the caller records them in the manifest."""
+    damaged = dataset.unreadable_files()
+    for path, why in damaged.items():
+        _LOG.warning("skipping damaged committed file %s (%s); `feedflow check` lists problems", path, why)
+    return [str(p) for p in dataset.table_files("articles") if str(p) not in damaged]
 
 
 def execute(
