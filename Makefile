@@ -81,3 +81,6 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+# Further targets (eval, bench, fuzz, packaging, training) live in mk/*.mk, one file per capability.
+-include mk/*.mk
