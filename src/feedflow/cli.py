@@ -18,6 +18,7 @@ USAGE = """usage: feedflow run INPUT... --output DIR [--skip entities,topics] [-
        feedflow check DIR
        feedflow query DIR "SQL"
        feedflow report DIR [--out report.html] [--since DATE] [--until DATE] [--source DOMAIN...]
+       feedflow eval ner|topics|extract FILE... [--json] [--limit N]   (`feedflow eval --help`)
 
   run     read articles (files, folders, globs, feed URLs, OPML), clean, dedup, tag, commit to DIR
   ingest  poll feeds on a schedule (conditional GET, backoff) and append to DIR, one commit per tick
@@ -25,6 +26,7 @@ USAGE = """usage: feedflow run INPUT... --output DIR [--skip entities,topics] [-
   check   list DIR's problems: unreadable files, schema mismatches, orphan staging, duplicate ids
   query   run SQL with DuckDB over DIR's views: articles, paragraphs, entities, rejects
   report  write one self-contained, offline HTML report of DIR (charts, entities, topics, dedup, feeds)
+  eval    measure entity, topic and main-text quality on labelled data (CoNLL, AG News, MasakhaNEWS…)
 
 `feedflow run --help`, `feedflow ingest --help` for every option."""
 
@@ -140,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return feeds_main(rest)
     if command == "check":
         return check_main(rest)
+    if command == "eval":
+        from feedflow.evaluate import eval_main
+
+        return eval_main(rest)
     if command == "report":
         from feedflow.report import report_main
 
