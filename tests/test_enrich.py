@@ -32,7 +32,7 @@ def article(url: str | None, version: int = 1) -> Article:
     )  # fmt: skip
 
 
-FETCHER = PageFetcher(ReadConfig(fetch=FetchConfig(read_timeout=2)), CleanConfig())
+FETCHER = PageFetcher(ReadConfig(fetch=FetchConfig(read_timeout=2, allow_private=True)), CleanConfig())
 
 
 def test_the_page_text_becomes_the_body_and_the_feed_hash_stays(http_server: Any) -> None:

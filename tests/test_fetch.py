@@ -14,7 +14,7 @@ from feedflow.config import DEFAULT_USER_AGENT, FetchConfig
 from feedflow.core.fetch import FetchResult, fetch_url
 from feedflow.model import Rejection
 
-FAST = FetchConfig(connect_timeout=2.0, read_timeout=0.5, max_bytes=64 * 1024, max_redirects=3)
+FAST = FetchConfig(connect_timeout=2.0, read_timeout=0.5, max_bytes=64 * 1024, max_redirects=3, allow_private=True)
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 
 
@@ -32,7 +32,7 @@ def rejected(result: FetchResult | Rejection, reason: str) -> Rejection:
 
 def test_ok_body_headers_and_request_headers(http_server: LocalHTTPServer) -> None:
     url = http_server.route("/feed.xml", RSS, headers={"Content-Type": "application/rss+xml; charset=utf-8"})
-    result = ok(fetch_url(url, FetchConfig()))
+    result = ok(fetch_url(url, FetchConfig(allow_private=True)))
     assert result.body == RSS
     assert result.status == 200
     assert result.url == result.final_url == url
@@ -51,7 +51,8 @@ def test_ok_body_headers_and_request_headers(http_server: LocalHTTPServer) -> No
 
 def test_caller_headers_override_defaults(http_server: LocalHTTPServer) -> None:
     url = http_server.route("/x", b"hello")
-    ok(fetch_url(url, FetchConfig(user_agent="ua/1"), headers={"Accept": "text/plain", "X-Test": "1"}))
+    config = FetchConfig(user_agent="ua/1", allow_private=True)
+    ok(fetch_url(url, config, headers={"Accept": "text/plain", "X-Test": "1"}))
     seen = http_server.requests[-1].headers
     assert seen["user-agent"] == "ua/1"
     assert seen["accept"] == "text/plain"

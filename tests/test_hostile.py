@@ -1,11 +1,23 @@
-"""Hostile input: XML entity attacks and decompression bombs are inert (first tests of issue 7)."""
+"""Hostile input (issue 7): XML entity attacks, decompression bombs, huge bodies, lines, feeds and
+trees, URLs from data (schemes, private addresses, DNS rebinding, redirects), partition paths and text
+that would break Arrow — each inert, bounded, or a reject with a reason."""
 
 from __future__ import annotations
 
 import gzip
+import resource
+import socket
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from feedflow.config import ReadConfig
+import pytest
+
+from feedflow.config import FetchConfig, ReadConfig
+from feedflow.core.fetch import FetchResult, address_problem, fetch_url
+from feedflow.core.html import html_to_paragraphs
 from feedflow.core.readers import expand_input, read_input
 from feedflow.model import InputRef, RawArticle, Rejection
 
@@ -63,3 +75,263 @@ def test_a_gzip_bomb_is_cut_off(tmp_path: Path) -> None:
     assert bomb.stat().st_size < 200_000
     [result] = list(read_input(InputRef(str(bomb)), ReadConfig(max_bytes=5 * 1024 * 1024)))
     assert isinstance(result, Rejection) and result.reason == "too_large"
+
+
+# ------------------------------------------------------------------------------------------ size
+
+
+class GeneratedBody:
+    """A body of ``size`` bytes that exists only as it is sent: the http_server fixture slices what it
+    writes (16 KiB chunks with ``chunked=True``), and each slice is generated on demand."""
+
+    def __init__(self, size: int, start: int = 0) -> None:
+        self._size, self._start = size, start
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, cut: slice) -> GeneratedBody | bytes:
+        first, last, _ = cut.indices(self._size)
+        if last - first > 1 << 20:
+            return GeneratedBody(max(0, last - first), self._start + first)
+        return b"<p>lorem ipsum</p>"[:1] * max(0, last - first)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_a_1_gb_body_is_cut_off_at_the_limit_without_being_held(http_server: Any) -> None:
+    gigabyte = 1 << 30
+    streamed = http_server.route("/huge", GeneratedBody(gigabyte), chunked=True)  # type: ignore[arg-type]
+    declared = http_server.route("/declared", b"", headers={"Content-Length": str(gigabyte)})
+    config = FetchConfig(max_bytes=8 * 1024 * 1024, allow_private=True)
+    before, started = peak_rss_mb(), time.monotonic()
+    for url in (streamed, declared):
+        result = fetch_url(url, config)
+        assert isinstance(result, Rejection) and result.reason == "too_large", result
+    assert time.monotonic() - started < 30  # generous: a few hundred ms here
+    assert peak_rss_mb() - before < 200  # never near 1 GB
+
+
+def test_a_50_mb_single_line_is_rejected_as_too_large(tmp_path: Path) -> None:
+    for name, content in {
+        "line.txt": "Title\n" + "word " * 10_000_000,
+        "line.jsonl": '{"title": "t", "text": "' + "word " * 10_000_000 + '"}\n',
+    }.items():
+        path = tmp_path / name
+        path.write_text(content)
+        started = time.monotonic()
+        [result] = list(read_input(InputRef(str(path)), ReadConfig()))
+        assert isinstance(result, Rejection) and result.reason == "too_large", result
+        assert len(result.excerpt) < 2000
+        assert time.monotonic() - started < 30
+
+
+def test_a_feed_with_a_million_entries_is_rejected_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "million.xml"
+    with open(path, "w") as handle:
+        handle.write('<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>')
+        handle.write("".join(f"<item><guid>{i}</guid></item>" for i in range(1_000_000)))
+        handle.write("</channel></rss>")
+    before, started = peak_rss_mb(), time.monotonic()
+    [result] = list(read_input(InputRef(str(path)), ReadConfig()))
+    assert isinstance(result, Rejection) and result.reason == "too_large" and "entries" in result.detail
+    assert time.monotonic() - started < 20  # parsing it takes minutes and ~750 MB (measured)
+    assert peak_rss_mb() - before < 300
+
+
+def test_a_feed_at_the_entry_limit_is_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "many.xml"
+    items = "".join(f"<item><title>Item {i}</title><link>https://e.com/{i}</link></item>" for i in range(50))
+    path.write_text(f'<rss version="2.0"><channel><title>T</title>{items}</channel></rss>')
+    records = list(read_input(InputRef(str(path)), ReadConfig(max_feed_entries=50)))
+    assert len(records) == 50 and all(isinstance(r, RawArticle) for r in records)
+    [over] = list(read_input(InputRef(str(path)), ReadConfig(max_feed_entries=49)))
+    assert isinstance(over, Rejection) and over.reason == "too_large"
+
+
+def test_html_with_100000_nested_elements_is_bounded(tmp_path: Path) -> None:
+    page = "<html><body>" + "<div>" * 100_000 + "<p>Deep paragraph text.</p>" + "</div>" * 100_000 + "</body></html>"
+    path = tmp_path / "deep.html"
+    path.write_text(page)
+    started = time.monotonic()
+    [result] = list(read_input(InputRef(str(path)), ReadConfig()))
+    assert isinstance(result, Rejection) and result.reason in ("no_main_text", "too_large"), result
+    assert time.monotonic() - started < 30
+    paragraphs = html_to_paragraphs(page)  # the cleaner's HTML path: no RecursionError
+    assert isinstance(paragraphs, list)
+
+
+def test_the_generated_body_really_streams(http_server: Any) -> None:
+    """Control for the 1 GB test: under the limit, the generated body arrives whole."""
+    url = http_server.route("/two-mb", GeneratedBody(2 << 20), chunked=True)  # type: ignore[arg-type]
+    result = fetch_url(url, FetchConfig(max_bytes=4 << 20, allow_private=True))
+    assert isinstance(result, FetchResult) and len(result.body) == 2 << 20
+
+
+# ---------------------------------------------------------------------------------- URLs from data
+
+FEED = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+    b"<item><title>Hello</title><link>https://example.com/a</link><description>Body text here.</description>"
+    b"</item></channel></rss>"
+)
+DATA = ReadConfig(fetch=FetchConfig(connect_timeout=1.0, read_timeout=1.0))
+
+
+def reasons(records: list[Any]) -> list[str]:
+    return [r.reason if isinstance(r, Rejection) else "ok" for r in records]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["file:///etc/passwd", "ftp://127.0.0.1/feed.xml", "data:text/xml,<rss/>", "javascript:alert(1)",
+     "gopher://127.0.0.1:70/", "jar:http://x/y!/z", "//no-scheme.example/feed"],
+)  # fmt: skip
+def test_only_http_and_https_are_fetched(url: str) -> None:
+    result = fetch_url(url, FetchConfig(allow_private=True))
+    assert isinstance(result, Rejection) and result.reason in ("unsupported_url_scheme", "invalid_url"), result
+
+
+def test_an_opml_served_over_http_cannot_name_local_files_or_odd_schemes(http_server: Any, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.xml"
+    secret.write_bytes(FEED.replace(b"Hello", SECRET.encode()))
+    opml = http_server.route(
+        "/list.opml",
+        f'<opml version="2.0"><body><outline type="rss" xmlUrl="file://{secret}"/>'
+        '<outline type="rss" xmlUrl="data:text/xml,&lt;rss/&gt;"/>'
+        '<outline type="rss" xmlUrl="javascript:alert(1)"/></body></opml>',
+    )
+    records = [r for ref in expand_input(opml, DATA) for r in
+               ([ref] if isinstance(ref, Rejection) else read_input(ref, DATA))]  # fmt: skip
+    assert reasons(records) == ["unsupported_url_scheme"] * 3
+    assert SECRET not in fields(records)
+
+
+def test_a_local_opml_of_the_user_may_name_local_files(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(FEED)
+    opml = tmp_path / "list.opml"
+    opml.write_text(f'<opml version="2.0"><body><outline type="rss" xmlUrl="file://{feed}"/></body></opml>')
+    records = [r for ref in expand_input(str(opml), DATA) for r in read_input(ref, DATA)]  # type: ignore[arg-type]
+    assert reasons(records) == ["ok"]
+
+
+def test_feeds_listed_in_a_fetched_opml_may_not_point_at_loopback(http_server: Any) -> None:
+    feed = http_server.route("/feed.xml", FEED)
+    opml = http_server.route("/list.opml", f'<opml version="2.0"><body><outline xmlUrl="{feed}"/></body></opml>')
+    refs = list(expand_input(opml, DATA))  # the OPML URL itself is the user's: fetched from 127.0.0.1
+    assert [r.location for r in refs if isinstance(r, InputRef)] == [feed]
+    records = list(read_input(refs[0], DATA))  # type: ignore[arg-type]
+    assert reasons(records) == ["private_address"] and "loopback" in records[0].detail
+    assert [r.path for r in http_server.requests] == ["/list.opml"]  # the feed was never asked for
+    allowed = replace(DATA, fetch=replace(DATA.fetch, allow_private=True))
+    assert reasons(list(read_input(refs[0], allowed))) == ["ok"]  # type: ignore[arg-type]
+
+
+def test_a_user_given_url_may_be_local_but_its_redirects_are_checked(http_server: Any) -> None:
+    http_server.route("/feed.xml", FEED)
+    hop = http_server.redirect("/hop", "/feed.xml")
+    ok = fetch_url(http_server.url("/feed.xml"), DATA.fetch, user_given=True)
+    assert isinstance(ok, FetchResult)
+    refused = fetch_url(hop, DATA.fetch, user_given=True)
+    assert isinstance(refused, Rejection) and refused.reason == "private_address" and "redirect 1" in refused.detail
+    assert [r.path for r in http_server.requests] == ["/feed.xml", "/hop"]
+    followed = fetch_url(hop, replace(DATA.fetch, allow_private=True), user_given=True)
+    assert isinstance(followed, FetchResult) and followed.final_url == http_server.url("/feed.xml")
+    for target in ("file:///etc/passwd", "ftp://127.0.0.1/x", "data:text/plain,x"):
+        bad = http_server.redirect("/bad", target)
+        result = fetch_url(bad, replace(DATA.fetch, allow_private=True), user_given=True)
+        assert isinstance(result, Rejection) and result.reason == "unsupported_url_scheme", (target, result)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "127.1.2.3", "[::1]", "0.0.0.0", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254",
+     "[fe80::1]", "[::ffff:127.0.0.1]", "100.64.0.1", "224.0.0.1", "[fc00::1]", "2130706433"],
+)  # fmt: skip
+def test_non_global_addresses_from_data_are_refused_without_connecting(host: str) -> None:
+    started = time.monotonic()
+    result = fetch_url(f"http://{host}:9/feed.xml", FetchConfig(connect_timeout=5.0))
+    assert isinstance(result, Rejection) and result.reason == "private_address", result
+    assert time.monotonic() - started < 3  # refused up front (or at connect, for 2130706433 → 127.0.0.1)
+
+
+def test_global_addresses_pass_the_address_check() -> None:
+    for address in ("8.8.8.8", "2606:4700:4700::1111", "93.184.216.34"):
+        assert address_problem(address) is None
+    for address in ("127.0.0.1", "::1", "169.254.169.254", "10.1.2.3", "::ffff:10.0.0.1", "192.0.2.1"):
+        assert address_problem(address) is not None, address
+
+
+def test_a_name_resolving_to_loopback_is_refused_after_resolution(http_server: Any) -> None:
+    url = f"http://localhost:{http_server.port}/feed.xml"
+    http_server.route("/feed.xml", FEED)
+    result = fetch_url(url, DATA.fetch)
+    assert isinstance(result, Rejection) and result.reason == "private_address", result
+    assert http_server.requests == []
+    assert isinstance(fetch_url(url, DATA.fetch, user_given=True), FetchResult)
+
+
+def test_dns_rebinding_cannot_slip_through(http_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rebinding resolver answers a public address first and 127.0.0.1 afterwards. A check that
+    resolves, approves and then connects (resolving again) would reach the server; feedflow checks
+    the address of the connection it actually made."""
+    http_server.route("/feed.xml", FEED)
+    real = socket.getaddrinfo
+    answers: list[str] = []
+
+    def rebinding(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "rebind.test":
+            return real(host, port, *args, **kwargs)
+        address = "192.88.99.7" if not answers else "127.0.0.1"  # 192.88.99.7: global, unroutable here
+        answers.append(address)
+        return real(address, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    for _ in range(3):
+        result = fetch_url(f"http://rebind.test:{http_server.port}/feed.xml", replace(DATA.fetch, connect_timeout=0.5))
+        assert isinstance(result, Rejection), result
+    assert "127.0.0.1" in answers
+    assert http_server.requests == []
+
+
+def test_entry_links_are_data(http_server: Any) -> None:
+    from feedflow.config import CleanConfig
+    from feedflow.core.enrich import PageFetcher
+    from feedflow.model import Article
+
+    page = http_server.route("/story", b"<html><body><article><p>Long page text.</p></article></body></html>")
+    article = Article(
+        article_id="a" * 32, input="feed", locator="entry 0", kind="feed", url=page, source="example.com",
+        feed_url="feed", title="Storm", authors=(), published_at=None, fetched_at=datetime(2024, 1, 1, tzinfo=UTC),
+        summary=None, paragraphs=(), content_hash="h",
+    )  # fmt: skip
+    fetched = PageFetcher(DATA, CleanConfig())(article)
+    assert fetched.page_status == "private_address"
+    assert http_server.requests == []
+
+
+def test_a_feed_moved_by_a_redirect_is_polled_as_data(http_server: Any) -> None:
+    from feedflow.core.poll import PollConfig, poll_feed
+    from feedflow.core.state import FeedState
+
+    moved = http_server.route("/new.xml", FEED)
+    own = FeedState(url=moved, fetch_url=moved)
+    assert poll_feed(own, PollConfig(read=DATA)).outcome == "new"
+    elsewhere = FeedState(url="https://example.com/feed.xml", fetch_url=moved)
+    result = poll_feed(elsewhere, PollConfig(read=DATA))
+    assert result.outcome == "failed" and result.state.last_status == "feed_private_address"
+
+
+def test_allow_private_reaches_the_fetch_config_of_run_and_ingest(tmp_path: Path) -> None:
+    from feedflow.options import parse_ingest_args, parse_run_args
+
+    feeds = tmp_path / "feeds.txt"
+    feeds.write_text("https://example.com/feed.xml\n")
+    out = str(tmp_path / "out")
+    assert not parse_run_args([str(feeds), "--output", out]).read.fetch.allow_private
+    assert parse_run_args([str(feeds), "--output", out, "--allow-private"]).read.fetch.allow_private
+    assert not parse_ingest_args(["--feeds", str(feeds), "--output", out]).run.read.fetch.allow_private
+    assert parse_ingest_args(["--feeds", str(feeds), "--output", out, "--allow-private"]).run.read.fetch.allow_private

@@ -27,7 +27,9 @@ from feedflow.query import run_query
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2024, 4, 20, 12, 0, tzinfo=UTC)
-FAST = PollConfig(read=ReadConfig(fetch=FetchConfig(connect_timeout=2, read_timeout=0.5, max_bytes=200_000)))
+FAST = PollConfig(
+    read=ReadConfig(fetch=FetchConfig(connect_timeout=2, read_timeout=0.5, max_bytes=200_000, allow_private=True))
+)
 
 
 def rss(*items: tuple[str, str, str], ttl: int | None = None, encoding: str = "utf-8") -> bytes:
@@ -401,7 +403,7 @@ def test_fetch_articles_replaces_summaries_with_page_text_once(http_server: Any,
     lst = tmp_path / "feeds.txt"
     lst.write_text(http_server.url("/f.xml") + "\n")
     out = tmp_path / "data"
-    first = ingest(out, [lst], "--fetch-articles")
+    first = ingest(out, [lst], "--fetch-articles", "--allow-private")
     assert first.returncode == 0, first.stderr
     got = dict((t, (s, x)) for t, s, x in run_query(str(out), "SELECT title, page_status, text FROM articles")[1])
     assert got["Storm nears coast"][0] == "ok" and got["Storm nears coast"][1].startswith("First, the storm moved")
@@ -409,6 +411,6 @@ def test_fetch_articles_replaces_summaries_with_page_text_once(http_server: Any,
     page_requests = [r.path for r in http_server.requests if r.path in ("/s1", "/s2")]
     assert sorted(page_requests) == ["/s1", "/s2"]
     http_server.route("/f.xml", feed + b" ")  # a changed body: parsed again, but the entries are known
-    second = ingest(out, [lst], "--fetch-articles")
+    second = ingest(out, [lst], "--fetch-articles", "--allow-private")
     assert second.returncode == 0 and "0 new articles, 0 updated, 2 known" in second.stdout, second.stdout
     assert [r.path for r in http_server.requests if r.path in ("/s1", "/s2")] == page_requests

@@ -30,7 +30,7 @@ from feedflow.core.excerpt import excerpt
 from feedflow.core.readers import check_input_arg, expand_input, read_input
 from feedflow.model import KIND_FEED, KIND_HTML, KIND_JSON, KIND_TEXT, InputRef, RawArticle, Rejection
 
-CONFIG = ReadConfig(fetch=FetchConfig(connect_timeout=2.0, read_timeout=0.5, max_bytes=256 * 1024))
+CONFIG = ReadConfig(fetch=FetchConfig(connect_timeout=2.0, read_timeout=0.5, max_bytes=256 * 1024, allow_private=True))
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 

@@ -21,6 +21,9 @@ class FetchConfig:
     max_bytes: int = 20 * 1024 * 1024
     user_agent: str = DEFAULT_USER_AGENT
     max_redirects: int = 5
+    #: Fetch URLs that came from data (OPML over HTTP, entry links, redirects) even when they point at
+    #: loopback, private or link-local addresses. Off by default; for local testing only.
+    allow_private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,11 @@ class ReadConfig:
 
     max_bytes: int = 50 * 1024 * 1024
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    #: A feed listing more entries is rejected (``too_large``) before it is parsed: feedparser would
+    #: need minutes and gigabytes for a million entries.
+    max_feed_entries: int = 10_000
+    #: A record whose text, HTML and summary together are longer is rejected (``too_large``).
+    max_record_chars: int = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,12 @@ STAGES = ("entities", "topics", "boilerplate", "near-dups")
 PARTITIONINGS = {"date": ("date",), "date,source": ("date", "source")}
 
 
+ALLOW_PRIVATE_HELP = (
+    "also fetch URLs found in data (OPML served over HTTP, entry links, redirects) that point at loopback, "
+    "private or link-local addresses (refused by default; for local testing)"
+)
+
+
 class UsageError(ValueError):
     """Unusable arguments; the message is one line for the user."""
 
@@ -75,6 +81,7 @@ def run_parser(prog: str = "feedflow run") -> argparse.ArgumentParser:
         "--max-topics", type=int, default=TopicConfig().max_topics, metavar="N", help="topics kept per article"
     )
     parser.add_argument("--user-agent", default=None, help="User-Agent for HTTP fetches")
+    parser.add_argument("--allow-private", action="store_true", help=ALLOW_PRIVATE_HELP)
     parser.add_argument(
         "--boilerplate-min-articles",
         type=int,
@@ -127,6 +134,8 @@ def parse_run_args(argv: Sequence[str]) -> RunOptions:
     read = ReadConfig()
     if ns.user_agent:
         read = replace(read, fetch=replace(read.fetch, user_agent=ns.user_agent))
+    if ns.allow_private:
+        read = replace(read, fetch=replace(read.fetch, allow_private=True))
     return RunOptions(
         inputs=tuple(absolute_input(arg) for arg in ns.inputs),
         output=os.path.abspath(ns.output),
@@ -207,6 +216,7 @@ def ingest_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--per-host", type=int, default=2, metavar="N", help="concurrent requests per host")
     parser.add_argument("--contact", default=None, metavar="URL", help="contact URL sent in the User-Agent")
+    parser.add_argument("--allow-private", action="store_true", help=ALLOW_PRIVATE_HELP)
     parser.add_argument("--skip", default="", metavar="STAGES", help="stages to turn off: entities,topics")
     parser.add_argument("--partition-by", default="date", choices=sorted(PARTITIONINGS))
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="SDK worker processes per tick")
@@ -226,6 +236,8 @@ def parse_ingest_args(argv: Sequence[str]) -> IngestOptions:
               "--workers", str(ns.workers), "--ner-model", ns.ner_model]  # fmt: skip
     if ns.contact:
         shared += ["--user-agent", f"{DEFAULT_USER_AGENT.split(' ')[0]} (+{ns.contact})"]
+    if ns.allow_private:
+        shared.append("--allow-private")
     run = parse_run_args([*ns.feeds, *shared, "--", *beam_args])
     return IngestOptions(
         feed_lists=tuple(ns.feeds),

@@ -35,7 +35,9 @@ class PageFetcher:
     def __call__(self, article: Article) -> Article:
         if article.version != 1 or not article.url:
             return article
-        result = fetch_url(article.url, self._read.fetch)
+        # An entry's link is data from the feed: never user-given (non-global addresses refused
+        # unless FetchConfig.allow_private).
+        result = fetch_url(article.url, self._read.fetch, user_given=False)
         if isinstance(result, Rejection):
             return replace(article, page_status=result.reason)
         page = extract_page(result.body, result.final_url)

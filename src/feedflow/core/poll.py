@@ -133,7 +133,9 @@ def poll_feed(state: FeedState, config: PollConfig, now: datetime | None = None)
     if state.last_modified:
         headers["If-Modified-Since"] = state.last_modified
     if is_http_url(state.fetch_url):
-        result = fetch_response(state.fetch_url, config.read.fetch, headers)
+        # The subscription's own URL is the user's; a URL it moved to came from a server's redirect.
+        user_given = state.fetch_url == state.url
+        result = fetch_response(state.fetch_url, config.read.fetch, headers, user_given=user_given)
     else:
         result = read_local(state.fetch_url, config.read.max_bytes, now)
     if isinstance(result, Rejection):

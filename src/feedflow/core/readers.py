@@ -26,7 +26,8 @@ Rejection reasons (``Rejection.reason``), besides the HTTP ones of :mod:`feedflo
 ``file_not_found``      the path (or glob) names nothing
 ``unreadable_file``     permission denied, a directory, a FIFO/device, an I/O error
 ``empty_directory``     a directory argument with no readable input files in it
-``too_large``           over ``ReadConfig.max_bytes`` on disk or once decompressed
+``too_large``           over ``ReadConfig.max_bytes`` on disk or once decompressed; a feed with more
+                        than ``max_feed_entries`` entries; a record longer than ``max_record_chars``
 ``bad_compression``     a corrupt gzip/bzip2/xz stream
 ``empty_file``          no bytes, or only whitespace (``empty_response`` for a URL)
 ``binary_file``         NUL bytes or mostly control bytes, and not a known feed encoding
@@ -43,7 +44,8 @@ Rejection reasons (``Rejection.reason``), besides the HTTP ones of :mod:`feedflo
 ``empty_opml``          OPML listing no feed (no ``xmlUrl``)
 ``nested_opml``         an OPML listed inside an OPML being read (not followed)
 ``unsupported_input``   an input no reader fits (e.g. XML that is neither feed, page nor OPML)
-``unsupported_url_scheme``  a URL other than http(s) (``file://`` is read as a path)
+``unsupported_url_scheme``  a URL other than http(s) (``file://`` is read as a path, except in an
+                            OPML fetched over HTTP: data from the network never names local files)
 ``internal_error``      a bug: an exception escaped a reader (detail has its type and message)
 """
 
@@ -53,6 +55,7 @@ import bz2
 import glob
 import gzip
 import io
+import itertools
 import json
 import lzma
 import os
@@ -152,6 +155,9 @@ _HTML_ROOTS = frozenset(
 _ROOT_TAG = re.compile(r"<([A-Za-z_][\w:.\-]*)")
 _DOCTYPE = re.compile(r"<!DOCTYPE\s+([\w:.\-]+)", re.IGNORECASE)
 _GLOB_MAGIC = re.compile(r"[*?\[]")
+_ENTRY_TAG = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?(?:item|entry)[\s/>]")
+#: ``data:``, ``javascript:``, ``mailto:`` …: a scheme without ``//`` (one letter is a Windows drive).
+_OPAQUE_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]+):")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -179,6 +185,13 @@ def _url_scheme(arg: str) -> str | None:
     """The scheme of ``arg`` when it is URL-like (``x://``), None for paths (also ``C:\\...``)."""
     match = re.match(r"([A-Za-z][A-Za-z0-9+.\-]*)://", arg)
     return match.group(1).lower() if match else None
+
+
+def _user_given(ref: InputRef) -> bool:
+    """Whether the user named this URL (a command-line argument, an OPML or list file of their own),
+    as opposed to a URL found in fetched data (an OPML served over HTTP): only the former may point
+    at loopback or private addresses (see :mod:`feedflow.core.fetch`)."""
+    return not _is_http_url(ref.origin) or ref.origin == ref.location
 
 
 def _file_url_to_path(url: str) -> str:
@@ -958,6 +971,10 @@ def _feed_parse(source: _Source) -> Any:
 def _read_feed(source: _Source, fallback: str | None) -> Iterator[RawArticle | Rejection]:
     """Entries of an RSS/Atom/RDF feed. ``fallback``: what a body that is no feed becomes instead —
     ``"html"`` (read it as a page), ``"unsupported"`` (``unsupported_input``), or None (``not_a_feed``)."""
+    limit = source.config.max_feed_entries
+    if sum(1 for _ in itertools.islice(_ENTRY_TAG.finditer(source.data), limit + 1)) > limit:
+        yield _reject(source.input, "too_large", f"more than {limit} feed entries", source.data)
+        return
     try:
         parsed = _feed_parse(source)
     except Exception as error:  # noqa: BLE001 - feedparser has crashed on odd bodies before
@@ -1091,10 +1108,16 @@ def _parse_opml(data: bytes, base: str, base_is_url: bool, origin: str) -> list[
         if not location:
             continue
         title = _clean_str(attributes.get("title")) or _clean_str(attributes.get("text"))
-        scheme = _url_scheme(location)
+        opaque = _OPAQUE_SCHEME.match(location)
+        scheme = _url_scheme(location) or (opaque.group(1).lower() if opaque else None)
         ref: InputRef | Rejection
         if scheme in ("http", "https"):
             ref = InputRef(location=location, is_url=True, origin=origin, title=title)
+        elif scheme == "file" and base_is_url:
+            ref = _reject(
+                location, "unsupported_url_scheme", f"file URL in OPML fetched from {base}: never read",
+                location, f"outline {index}",
+            )  # fmt: skip
         elif scheme == "file":
             ref = InputRef(location=_file_url_to_path(location), origin=origin, title=title)
         elif scheme is not None:
@@ -1196,7 +1219,7 @@ def _dispatch(source: _Source) -> Iterator[RawArticle | Rejection]:
 
 
 def _read_url(ref: InputRef, config: ReadConfig, opml_depth: int) -> Iterator[RawArticle | Rejection]:
-    result = fetch_url(ref.location, config.fetch)
+    result = fetch_url(ref.location, config.fetch, user_given=_user_given(ref))
     if isinstance(result, Rejection):
         yield result
         return
@@ -1223,7 +1246,8 @@ def read_fetched(
     """The records of a body fetched by the caller (the ingester does its own conditional GETs):
     like :func:`read_input` for a URL, without fetching. Never raises."""
     try:
-        yield from _read_fetched(location, result, config, title, 0)
+        for record in _read_fetched(location, result, config, title, 0):
+            yield _bounded(record, config)
     except Exception as error:  # noqa: BLE001 - same contract as read_input: report, never raise
         yield _reject(location, "internal_error", _describe_error(error), location)
 
@@ -1260,6 +1284,20 @@ def _read_ref(ref: InputRef, config: ReadConfig, opml_depth: int = 0) -> Iterato
     yield from _read_file(ref, config, opml_depth)
 
 
+def _bounded(record: RawArticle | Rejection, config: ReadConfig) -> RawArticle | Rejection:
+    """A record over ``max_record_chars`` (title, text, HTML, summary together) as a ``too_large`` reject."""
+    if isinstance(record, Rejection):
+        return record
+    size = sum(len(part) for part in (record.title, record.text, record.html, record.summary) if part)
+    if size <= config.max_record_chars:
+        return record
+    sample = record.text or record.html or record.summary or ""
+    return _reject(
+        record.input, "too_large", f"{size} characters exceeds the limit of {config.max_record_chars} per record",
+        sample[:1000], record.locator,
+    )  # fmt: skip
+
+
 def read_input(ref: InputRef, config: ReadConfig) -> Iterator[RawArticle | Rejection]:
     """Every record of one input as a RawArticle or a Rejection, in input order. Never raises.
 
@@ -1270,7 +1308,7 @@ def read_input(ref: InputRef, config: ReadConfig) -> Iterator[RawArticle | Rejec
     try:
         for record in _read_ref(ref, config):
             produced = True
-            yield record
+            yield _bounded(record, config)
     except Exception as error:  # noqa: BLE001 - read_input's contract: never raise, report instead
         produced = True
         yield _reject(ref.location, "internal_error", _describe_error(error), ref.location)
@@ -1356,7 +1394,7 @@ def _url_refs(url: str, config: ReadConfig) -> Iterator[InputRef | Rejection]:
     if not urlsplit(url).path.lower().endswith(".opml"):
         yield InputRef(location=url, is_url=True, origin=url)
         return
-    result = fetch_url(url, config.fetch)
+    result = fetch_url(url, config.fetch, user_given=True)  # a command-line argument
     if isinstance(result, Rejection):
         yield result
         return
