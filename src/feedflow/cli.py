@@ -55,7 +55,7 @@ def query_main(argv: Sequence[str]) -> int:
     ns = parser.parse_args(argv)
     from pathlib import Path
 
-    if not Path(ns.dataset).is_dir():
+    if "://" not in ns.dataset and not Path(ns.dataset).is_dir():  # s3://, gs://: manifests are listed there
         return _error(f"no dataset at {ns.dataset}")
     try:
         columns, rows = run_query(ns.dataset, ns.sql)

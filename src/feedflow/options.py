@@ -57,7 +57,10 @@ def run_parser(prog: str = "feedflow run") -> argparse.ArgumentParser:
         epilog="Anything after `--` is passed to Apache Beam as pipeline options (e.g. -- --runner=...).",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="file, folder, glob, http(s) feed URL or OPML")
-    parser.add_argument("--output", "-o", required=True, metavar="DIR", help="dataset folder (created if missing)")
+    parser.add_argument(
+        "--output", "-o", required=True, metavar="DIR",
+        help="dataset folder (created if missing), or s3://bucket/prefix, gs://bucket/prefix",
+    )  # fmt: skip
     parser.add_argument(
         "--skip",
         default="",
@@ -138,7 +141,7 @@ def parse_run_args(argv: Sequence[str]) -> RunOptions:
         read = replace(read, fetch=replace(read.fetch, allow_private=True))
     return RunOptions(
         inputs=tuple(absolute_input(arg) for arg in ns.inputs),
-        output=os.path.abspath(ns.output),
+        output=absolute_input(ns.output),  # s3://, gs:// pass unchanged (feedflow.core.dataset)
         partition_by=PARTITIONINGS[ns.partition_by],
         workers=ns.workers,
         read=read,

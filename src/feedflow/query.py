@@ -3,6 +3,11 @@
 Views are built with DuckDB's relational API over the committed files of each table (Hive
 partitioning on, columns unified by name), so no path or value is ever pasted into SQL text.
 A table with no files yet is an empty view with the table's schema.
+
+On an object store (``s3://…``, ``gs://…``) the committed files are those the run manifests list
+(see :mod:`feedflow.core.dataset`); they are read through pyarrow's filesystem as a
+``pyarrow.dataset`` that DuckDB scans lazily (DuckDB's own httpfs extension would be a download at
+run time). :func:`committed_dataset` is the same filter for pyarrow/Polars users.
 """
 
 from __future__ import annotations
@@ -12,9 +17,45 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as pds
+import pyarrow.fs as pafs
 
-from feedflow.core.dataset import Dataset
+from feedflow.core.dataset import Dataset, ObjectStoreDataset, object_store
 from feedflow.core.schemas import TABLES, load_schema
+
+#: Hive partition keys and their types, as DuckDB infers them from local folder names.
+_PARTITION_TYPES = {"date": pa.date32(), "source": pa.string()}
+
+
+def _table_dataset(filesystem: pafs.FileSystem, base: str, keys: list[str], table: str) -> pds.Dataset:
+    """Files of one table (``keys`` under ``base`` on ``filesystem``) as a lazy pyarrow dataset: Hive
+    partition values decoded and typed like DuckDB's, files written before a column existed read with
+    that column null."""
+    schema = load_schema(table).arrow
+    present = {part.split("=", 1)[0] for key in keys for part in key[len(base) + 1 :].split("/")[:-1]}
+    fields = [pa.field(name, kind) for name, kind in _PARTITION_TYPES.items() if name in present]
+    for field in fields:
+        if field.name not in schema.names:
+            schema = schema.append(field)
+    partitioning = pds.partitioning(pa.schema(fields), flavor="hive")
+    return pds.dataset(
+        keys, schema=schema, format="parquet", filesystem=filesystem, partitioning=partitioning, partition_base_dir=base
+    )
+
+
+def _object_store_dataset(location: str, table: str, files: list[str]) -> pds.Dataset:
+    filesystem, base = object_store(f"{location}/{table}")
+    return _table_dataset(filesystem, base, [object_store(uri)[1] for uri in files], table)
+
+
+def committed_dataset(location: str, table: str) -> pds.Dataset:
+    """A ``pyarrow.dataset`` of one table's committed files only, in a local folder or on an object
+    store: ``pl.scan_pyarrow_dataset(committed_dataset("s3://bucket/news", "articles"))`` for Polars."""
+    dataset = Dataset(location)
+    if isinstance(dataset, ObjectStoreDataset):
+        return _object_store_dataset(dataset.location, table, dataset.table_files(table))
+    files = [str(p) for p in dataset.table_files(table)]
+    return _table_dataset(pafs.LocalFileSystem(), str(dataset.root / table), files, table)
 
 
 def connect(root: str) -> duckdb.DuckDBPyConnection:
@@ -26,7 +67,9 @@ def connect(root: str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     for table in TABLES:
         files = [str(p) for p in dataset.table_files(table) if str(p) not in damaged]
-        if files:
+        if files and isinstance(dataset, ObjectStoreDataset):
+            relation = con.from_arrow(_object_store_dataset(dataset.location, table, files))
+        elif files:
             relation = con.read_parquet(files, hive_partitioning=True, union_by_name=True)
         else:
             empty = load_schema(table).arrow.empty_table()

@@ -25,6 +25,23 @@ Commit protocol (all or nothing, crash-safe):
 A process killed before step 2's journal exists leaves only a staging folder: :func:`recover` removes
 it (rolled back). Killed after it: :func:`recover` replays the journal (rolled forward). ``recover``
 runs at the start of every run under the lock, so the dataset is always either before or after a run.
+
+Object stores (``s3://bucket/prefix``, ``gs://bucket/prefix``; :class:`ObjectStoreDataset`, through
+pyarrow filesystems). A rename there is a copy plus a delete, neither atomic nor cheap, so the commit
+marker is the manifest alone:
+
+1. Workers write each part file once, straight to its final place under a name no other run can
+   produce: ``<table>/<partition>/<run_id>-<uuid>.parquet`` (one PUT: an object is visible whole or
+   not at all). The listing goes to ``_staging/<run_id>/_files.json`` as above.
+2. :meth:`ObjectStoreDataset.commit_run` checks every listed file's footer (schema, row count), then
+   writes ``_runs/<run_id>.json`` with ``committed_files`` (every file of the run, relative to DIR).
+   That single PUT is the commit; the staging listing is deleted afterwards.
+3. Readers read only files listed by a manifest (:meth:`Dataset.table_files`, ``feedflow query``,
+   :func:`feedflow.runs.committed_files`). A run that died before its manifest leaves part files
+   that no reader sees; the next run removes the ones its listing names, ``uncommitted_files()``
+   lists any others (files of failed bundles) for a lifecycle rule or a manual delete.
+
+No lock exists on an object store: one writer at a time per DIR is the operator's job there.
 """
 
 from __future__ import annotations
@@ -37,14 +54,16 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from feedflow.core.faults import crash_point
@@ -57,6 +76,8 @@ LOCK = ".feedflow.lock"
 FILE_LISTING = "_files.json"
 JOURNAL = "_commit.json"
 PARTITION_KEYS = ("date", "source")
+#: URI schemes of object stores; any other location is a local folder.
+OBJECT_STORE_SCHEMES = ("s3", "gs", "gcs")
 
 
 class DatasetError(RuntimeError):
@@ -204,6 +225,64 @@ def reject_row(rejection: Rejection, run_id: str, run_date: date) -> TableRow:
     )
 
 
+# ------------------------------------------------------------------------------------ object stores
+
+
+def is_object_store(location: str | os.PathLike[str]) -> bool:
+    """True for ``s3://…``, ``gs://…`` (and ``gcs://…``) locations; False for local paths."""
+    return isinstance(location, str) and urlsplit(location).scheme in OBJECT_STORE_SCHEMES
+
+
+@lru_cache(maxsize=16)
+def _bucket_filesystem(scheme: str, bucket: str) -> pafs.FileSystem:
+    # One client per bucket and process (credentials, region and endpoint come from the environment:
+    # AWS_* / AWS_ENDPOINT_URL for S3, GOOGLE_APPLICATION_CREDENTIALS for GCS).
+    filesystem, _ = pafs.FileSystem.from_uri(f"{scheme}://{bucket}")
+    return filesystem
+
+
+def object_store(uri: str) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow filesystem of an object-store URI and the key it names (``bucket/prefix/…``)."""
+    parts = urlsplit(uri)
+    if parts.scheme not in OBJECT_STORE_SCHEMES or not parts.netloc:
+        raise DatasetError(f"not an object-store location: {uri} (use s3://bucket/prefix or gs://bucket/prefix)")
+    return _bucket_filesystem(parts.scheme, parts.netloc), f"{parts.netloc}{parts.path}".rstrip("/")
+
+
+def _write_json_object(uri: str, document: Any) -> None:
+    """One PUT: an object store shows the whole object or none of it."""
+    filesystem, key = object_store(uri)
+    data = (json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    with filesystem.open_output_stream(key) as out:
+        out.write(data)
+
+
+def _read_json(location: str | os.PathLike[str]) -> Any:
+    if is_object_store(location):
+        filesystem, key = object_store(str(location))
+        with filesystem.open_input_stream(key) as handle:
+            return json.loads(handle.read().decode("utf-8"))
+    with open(location, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _exists(location: str | os.PathLike[str]) -> bool:
+    if is_object_store(location):
+        filesystem, key = object_store(str(location))
+        return bool(filesystem.get_file_info(key).type == pafs.FileType.File)
+    return Path(location).is_file()
+
+
+def parts_location(staging_dir: str) -> tuple[str, str]:
+    """Where a run's part files go and how their names start: local runs stage them in their own
+    folder (``part-…``, moved at commit); object-store runs write them once, in their final place
+    under the dataset root, named after the run (``<run_id>-…``) so no other run can collide."""
+    if not is_object_store(staging_dir):
+        return staging_dir, "part-"
+    root, _, run_id = staging_dir.rstrip("/").rpartition(f"/{STAGING}/")
+    return root, f"{run_id}-"
+
+
 # -------------------------------------------------------------------------------------- part files
 
 
@@ -233,7 +312,7 @@ class PartFileWriter:
     """
 
     def __init__(self, staging_dir: str, schemas: Mapping[str, TableSchema], max_rows: int = 20_000) -> None:
-        self._staging = Path(staging_dir)
+        self._base, self._prefix = parts_location(staging_dir)
         self._schemas = schemas
         self._max_rows = max_rows
         self._buffers: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -254,8 +333,13 @@ class PartFileWriter:
     def _write(self, key: tuple[str, str], rows: list[dict[str, Any]]) -> WrittenFile:
         table, partition = key
         schema = self._schemas[table].arrow
-        relpath = f"{table}/{partition}/part-{uuid.uuid4().hex}.parquet"
-        write_parquet_atomic(pa.Table.from_pylist(rows, schema=schema), self._staging / relpath)
+        relpath = f"{table}/{partition}/{self._prefix}{uuid.uuid4().hex}.parquet"
+        data = pa.Table.from_pylist(rows, schema=schema)
+        if is_object_store(self._base):
+            filesystem, object_key = object_store(f"{self._base}/{relpath}")
+            pq.write_table(data, object_key, filesystem=filesystem, compression="zstd")  # one PUT, no rename
+        else:
+            write_parquet_atomic(data, Path(self._base) / relpath)
         return WrittenFile(table=table, partition=partition, path=relpath, rows=len(rows))
 
 
@@ -274,10 +358,26 @@ def _write_json_atomic(path: Path, document: Any) -> None:
 
 
 class Dataset:
-    """A dataset folder (see module docstring)."""
+    """A dataset folder (see module docstring). ``Dataset("s3://…")`` or ``Dataset("gs://…")`` gives an
+    :class:`ObjectStoreDataset`: same methods, the object-store commit protocol."""
+
+    def __new__(cls, root: str | os.PathLike[str]) -> Dataset:
+        if cls is Dataset and is_object_store(root):
+            return super().__new__(ObjectStoreDataset)
+        return super().__new__(cls)
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
+        self._root = Path(root)
+
+    @property
+    def root(self) -> Path:
+        """The local dataset folder."""
+        return self._root
+
+    @property
+    def location(self) -> str:
+        """Where the dataset lives, as the user wrote it (a folder path or an object-store URI)."""
+        return str(self._root)
 
     def staging_dir(self, run_id: str) -> Path:
         return self.root / STAGING / run_id
@@ -387,6 +487,7 @@ class Dataset:
         document = dict(manifest)
         document["rows"] = rows
         document["files"] = {table: sum(1 for f in files if f.table == table) for table in TABLES}
+        document["committed_files"] = committed_by_table(dst for _src, dst in moves)
         _write_json_atomic(staging / JOURNAL, {"run_id": run_id, "moves": moves, "manifest": document})
         self._apply_journal(run_id)
         return document
@@ -440,38 +541,199 @@ class Dataset:
         return done
 
 
-def footer_problem(path: str | os.PathLike[str]) -> str | None:
-    """Why a Parquet file's footer cannot be read, or None when it can."""
+class ObjectStoreDataset(Dataset):
+    """A dataset under an ``s3://`` or ``gs://`` prefix: part files are written once under unique
+    names, the manifest's ``committed_files`` is the commit, readers read only what manifests list
+    (see the module docstring). Everything goes through one pyarrow filesystem per bucket."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.uri = str(root).rstrip("/")
+        self._fs, self._key = object_store(self.uri)
+
+    @property
+    def root(self) -> Path:
+        raise DatasetError(f"{self.uri} is on an object store: this needs a local dataset folder")
+
+    @property
+    def location(self) -> str:
+        return self.uri
+
+    def _k(self, relpath: str) -> str:
+        return f"{self._key}/{relpath}"
+
+    def _list(self, relpath: str, suffix: str) -> list[str]:
+        """Paths relative to DIR of the objects under ``relpath`` whose names end in ``suffix``."""
+        selector = pafs.FileSelector(self._k(relpath), allow_not_found=True, recursive=True)
+        start = len(self._key) + 1
+        return sorted(
+            info.path[start:]
+            for info in self._fs.get_file_info(selector)
+            if info.type == pafs.FileType.File and info.path.endswith(suffix) and not info.base_name.startswith(".")
+        )
+
+    def staging_dir(self, run_id: str) -> str:  # type: ignore[override]  # a URI: there is no local folder
+        return f"{self.uri}/{STAGING}/{run_id}"
+
+    def manifests(self) -> list[dict[str, Any]]:
+        return [_read_json(f"{self.uri}/{path}") for path in self._list(RUNS, ".json")]
+
+    def committed_files(self) -> dict[str, list[str]]:
+        """Per table, the files that committed manifests list (paths relative to DIR)."""
+        return {table: committed_files(self.manifests(), table) for table in TABLES}
+
+    def table_files(self, table: str) -> list[str]:  # type: ignore[override]  # URIs, not local paths
+        """URIs of a table's committed files: only those a manifest lists, never a crashed run's."""
+        return [f"{self.uri}/{path}" for path in committed_files(self.manifests(), table)]
+
+    def uncommitted_files(self) -> list[str]:
+        """Part files under the tables that no manifest lists: a run that died before its commit, or
+        failed bundles. Invisible to readers; safe to delete while no run is writing."""
+        committed = {path for paths in self.committed_files().values() for path in paths}
+        return [
+            f"{self.uri}/{path}" for table in TABLES for path in self._list(table, ".parquet") if path not in committed
+        ]
+
+    def unreadable_files(self) -> dict[str, str]:
+        bad: dict[str, str] = {}
+        for paths in self.committed_files().values():
+            for path in paths:
+                problem = footer_problem(self._k(path), self._fs)
+                if problem:
+                    bad[f"{self.uri}/{path}"] = problem
+        return bad
+
+    def check_writable(self) -> None:
+        probe = self._k(f".write-probe-{uuid.uuid4().hex}")
+        try:
+            with self._fs.open_output_stream(probe) as out:
+                out.write(b"")
+            self._fs.delete_file(probe)
+        except OSError as err:
+            raise DatasetError(f"output location {self.uri} is not writable: {str(err).splitlines()[0]}") from err
+
+    def writer_active(self) -> bool:
+        return False
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """No lock exists on an object store: proves the location writable; one writer at a time is
+        the operator's job (a scheduler that never overlaps runs)."""
+        self.check_writable()
+        yield
+
+    def read_listing(self, run_id: str) -> list[WrittenFile]:
+        location = f"{self.staging_dir(run_id)}/{FILE_LISTING}"
+        if not _exists(location):
+            raise CommitError(f"run {run_id} left no file listing at {location}: the pipeline did not finish")
+        return [WrittenFile(**item) for item in _read_json(location)["files"]]
+
+    def commit_run(self, run_id: str, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Check every listed part file (present, exact schema, listed row count), then write the
+        manifest with ``committed_files``: that one PUT is the commit."""
+        files = sorted(self.read_listing(run_id), key=lambda f: f.path)
+        schemas = load_schemas()
+        rows = {table: 0 for table in TABLES}
+        for item in files:
+            verify_part_file(self._k(item.path), schemas[item.table], item.rows, self._fs)
+            rows[item.table] += item.rows
+        emitted = {table: read_stats(self.staging_dir(run_id)).get(f"rows_{table}", 0) for table in TABLES}
+        if emitted != rows:
+            raise CommitError(f"run {run_id}: rows sent to the writer {emitted} != rows in part files {rows}")
+        document = dict(manifest)
+        document["rows"] = rows
+        document["files"] = {table: sum(1 for f in files if f.table == table) for table in TABLES}
+        document["committed_files"] = committed_by_table(f.path for f in files)
+        crash_point("mid_commit")  # parts uploaded and checked, manifest not written: nothing visible
+        _write_json_object(f"{self.uri}/{RUNS}/{run_id}.json", document)
+        self._fs.delete_dir_contents(self._k(f"{STAGING}/{run_id}"), missing_dir_ok=True)
+        return document
+
+    def _remove_uncommitted_run(self, run_id: str) -> None:
+        """Delete the part files a run's listing names (when it has one), then its staging objects."""
+        listing = f"{self.staging_dir(run_id)}/{FILE_LISTING}"
+        if _exists(listing):
+            for item in _read_json(listing)["files"]:
+                with contextlib.suppress(FileNotFoundError):
+                    self._fs.delete_file(self._k(item["path"]))
+        self._fs.delete_dir_contents(self._k(f"{STAGING}/{run_id}"), missing_dir_ok=True)
+
+    def abandon(self, run_id: str) -> bool:
+        """After a failure before the manifest: remove what the run's listing names. Once the
+        manifest exists the run is committed and nothing is removed."""
+        if _exists(f"{self.uri}/{RUNS}/{run_id}.json"):
+            return False
+        self._remove_uncommitted_run(run_id)
+        return True
+
+    def recover(self) -> list[str]:
+        """Clean up after runs that died: a staging listing with a manifest is a committed run whose
+        cleanup was cut short; one without is an unfinished run whose listed parts are deleted."""
+        done: list[str] = []
+        committed = {Path(path).stem for path in self._list(RUNS, ".json")}
+        for run_id in sorted({path.split("/", 2)[1] for path in self._list(STAGING, "")}):
+            if run_id in committed:
+                self._fs.delete_dir_contents(self._k(f"{STAGING}/{run_id}"), missing_dir_ok=True)
+                done.append(f"removed the leftover staging listing of committed run {run_id}")
+            else:
+                self._remove_uncommitted_run(run_id)
+                done.append(f"removed the staging files of unfinished run {run_id}")
+        return done
+
+
+def committed_by_table(paths: Iterable[str]) -> dict[str, list[str]]:
+    """A manifest's ``committed_files``: per table, the run's files relative to DIR, sorted."""
+    out: dict[str, list[str]] = {table: [] for table in TABLES}
+    for path in paths:
+        out[path.split("/", 1)[0]].append(path)
+    return {table: sorted(paths) for table, paths in out.items()}
+
+
+def committed_files(manifests: Iterable[Mapping[str, Any]], table: str) -> list[str]:
+    """The files of ``table`` (relative to DIR) that committed runs list in their manifests — the reader
+    filter for object stores: anything else under the table is an uncommitted leftover."""
+    return sorted({path for m in manifests for path in m.get("committed_files", {}).get(table, [])})
+
+
+def footer_problem(path: str | os.PathLike[str], filesystem: pafs.FileSystem | None = None) -> str | None:
+    """Why a Parquet file's footer cannot be read, or None when it can (``path`` is a key of
+    ``filesystem`` when one is given)."""
     try:
-        pq.read_metadata(path)
+        pq.read_metadata(path, filesystem=filesystem)
     except (OSError, pa.ArrowException) as err:
         return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'unreadable'}"
     return None
 
 
-def verify_part_file(path: Path, schema: TableSchema, expected_rows: int) -> None:
-    """A staged file must exist, carry the table's exact schema and hold the listed row count."""
-    if not path.is_file():
+def verify_part_file(
+    path: str | os.PathLike[str], schema: TableSchema, expected_rows: int, filesystem: pafs.FileSystem | None = None
+) -> None:
+    """A staged file must exist, carry the table's exact schema and hold the listed row count (``path``
+    is a key of ``filesystem`` when one is given)."""
+    present = filesystem.get_file_info(str(path)).type == pafs.FileType.File if filesystem else Path(path).is_file()
+    if not present:
         raise CommitError(f"staged file {path} is missing (lost write)")
-    found = pq.read_schema(path)
+    found = pq.read_schema(path, filesystem=filesystem)
     if not found.remove_metadata().equals(schema.arrow.remove_metadata()):
         raise CommitError(f"staged file {path} does not have the {schema.name} schema")
-    rows = pq.read_metadata(path).num_rows
+    rows = pq.read_metadata(path, filesystem=filesystem).num_rows
     if rows != expected_rows:
         raise CommitError(f"staged file {path} has {rows} rows, the writer reported {expected_rows}")
 
 
 def write_listing(staging_dir: str, files: Sequence[WrittenFile], stats: Mapping[str, int]) -> None:
     """The pipeline's last step: record the files of successful bundles and the run's counters."""
-    _write_json_atomic(
-        Path(staging_dir) / FILE_LISTING,
-        {"files": [asdict(f) for f in files], "stats": dict(sorted(stats.items()))},
-    )
+    document = {"files": [asdict(f) for f in files], "stats": dict(sorted(stats.items()))}
+    if is_object_store(staging_dir):
+        _write_json_object(f"{staging_dir.rstrip('/')}/{FILE_LISTING}", document)
+    else:
+        _write_json_atomic(Path(staging_dir) / FILE_LISTING, document)
 
 
 def read_stats(staging_dir: str) -> dict[str, int]:
-    with open(Path(staging_dir) / FILE_LISTING, encoding="utf-8") as handle:
-        stats: dict[str, int] = json.load(handle)["stats"]
+    remote = is_object_store(staging_dir)
+    stats: dict[str, int] = _read_json(
+        f"{staging_dir.rstrip('/')}/{FILE_LISTING}" if remote else Path(staging_dir) / FILE_LISTING
+    )["stats"]
     return stats
 
 
