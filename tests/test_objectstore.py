@@ -5,6 +5,7 @@ and the rerun commits its rows exactly once."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -155,10 +156,21 @@ def test_the_documented_duckdb_filter_reads_only_committed_files(tmp_path: Path)
 # --------------------------------------------------------------------------- feedflow run on S3
 
 
+def test_ingest_refuses_an_object_store_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    feeds = tmp_path / "feeds.txt"
+    feeds.write_text(SEEDS[1] + "\n")
+    assert main(["ingest", "--feeds", str(feeds), "--output", "s3://bucket/news", "--once"]) == 2
+    assert "must be a local folder" in capsys.readouterr().err
+
+
 @pytest.mark.slow
-def test_a_run_on_s3_writes_the_rows_of_a_local_run(bucket: str, tmp_path: Path) -> None:
+def test_a_run_on_s3_writes_the_rows_of_a_local_run(
+    bucket: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="feedflow")
     local = tmp_path / "local"
     assert main(["run", *SEEDS, "--output", str(local), *FAST]) == 0
+    assert "Beam runner: FnApiRunner (in-process, 1 SDK worker in this process)" in caplog.text
     assert main(["run", *SEEDS, "--output", bucket, *FAST]) == 0
     for sql in (
         ARTICLE_SQL,

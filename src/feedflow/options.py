@@ -7,18 +7,26 @@ deeper layers receive plain, picklable config values.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import (
+    DirectOptions,
+    GoogleCloudOptions,
+    PipelineOptions,
+    PortableOptions,
+    StandardOptions,
+)
 
 from feedflow.config import DEFAULT_USER_AGENT, CleanConfig, NerConfig, ReadConfig, TopicConfig
 from feedflow.core.boilerplate import BoilerplateConfig
 from feedflow.core.neardup import NearDupConfig
 from feedflow.core.readers import check_input_arg
 
+_LOG = logging.getLogger("feedflow")
 STAGES = ("entities", "topics", "boilerplate", "near-dups")
 PARTITIONINGS = {"date": ("date",), "date,source": ("date", "source")}
 
@@ -164,7 +172,28 @@ def beam_options(options: RunOptions) -> tuple[PipelineOptions, str]:
         direct = pipeline_options.view_as(DirectOptions)
         direct.direct_num_workers = options.workers
         direct.direct_running_mode = "multi_processing"
-    return pipeline_options, runner or "FnApiRunner"
+    runner = runner or "FnApiRunner"
+    _LOG.info("Beam runner: %s", describe_runner(runner, options.workers, pipeline_options))
+    return pipeline_options, runner
+
+
+def describe_runner(runner: str, workers: int, pipeline_options: PipelineOptions) -> str:
+    """One line saying which Beam runner executes the job and where its workers are."""
+    if runner == "FnApiRunner":
+        where = "SDK worker processes (multi_processing)" if workers > 1 else "SDK worker in this process"
+        return f"FnApiRunner (in-process, {workers} {where})"
+    portable = pipeline_options.view_as(PortableOptions)
+    google = pipeline_options.view_as(GoogleCloudOptions)
+    details = {
+        "job_endpoint": portable.job_endpoint,
+        "environment": portable.environment_type,
+        "environment_config": portable.environment_config,
+        "project": google.project,
+        "region": google.region,
+        "flink_master": pipeline_options.get_all_options().get("flink_master") if "Flink" in runner else None,
+    }
+    shown = ", ".join(f"{k}={v}" for k, v in details.items() if v)
+    return f"{runner} ({shown})" if shown else runner
 
 
 # ------------------------------------------------------------------------------------------ ingest
@@ -230,6 +259,9 @@ def ingest_parser() -> argparse.ArgumentParser:
 def parse_ingest_args(argv: Sequence[str]) -> IngestOptions:
     own, beam_args = split_beam_args(argv)
     ns = ingest_parser().parse_args(own)
+    if "://" in ns.output:
+        raise UsageError("ingest keeps its feed state (SQLite) and lock beside the data: --output must be a local "
+                         "folder (object stores are for `feedflow run`)")  # fmt: skip
     if ns.per_host < 1:
         raise UsageError("--per-host must be at least 1")
     if ns.max_ticks is not None and ns.max_ticks < 1:
