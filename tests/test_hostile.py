@@ -4,7 +4,10 @@ that would break Arrow — each inert, bounded, or a reject with a reason."""
 
 from __future__ import annotations
 
+import ast
 import gzip
+import json
+import re
 import resource
 import socket
 import time
@@ -13,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from feedflow.config import FetchConfig, ReadConfig
@@ -335,3 +339,191 @@ def test_allow_private_reaches_the_fetch_config_of_run_and_ingest(tmp_path: Path
     assert parse_run_args([str(feeds), "--output", out, "--allow-private"]).read.fetch.allow_private
     assert not parse_ingest_args(["--feeds", str(feeds), "--output", out]).run.read.fetch.allow_private
     assert parse_ingest_args(["--feeds", str(feeds), "--output", out, "--allow-private"]).run.read.fetch.allow_private
+
+
+# ------------------------------------------------------------------- paths and text, through a real run
+
+HOSTILE_SOURCES = [
+    "../../etc", "..", ".", "a/b", "a\\b", "/abs/path", "nul\x00byte", "x" * 1000, "ехample.com",  # Cyrillic е
+    "ｅxample．com", "%2e%2e", "CON", " ", "\u202egnp.exe", "line\nbreak", "tab\there", "~user", "*?[]",
+]  # fmt: skip
+HOSTILE_TEXTS = {
+    "nul": "Before\x00after the NUL byte in the text.",
+    "surrogate": "A lone surrogate \ud800 in the middle of text.",
+    "controls": "Bell\x07 and escape\x1b[31m red\x1b[0m and backspace\x08 text.",
+    "rtl": "Invoice for \u202eexe.fdp\u202c and more words \u2066isolated\u2069 here.",
+    "zero_width": "Zero\u200bwidth\u200djoiners\ufeff inside words here.",
+    "big": "Huge paragraph " + "lorem ipsum " * 900_000,  # 10.8 MB: over max_record_chars
+    "mixed": "Emoji 🎉, CJK 漢字, combining e\u0301, RTL عربى text in one paragraph.",
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from feedflow.cli import main
+
+    root = tmp_path_factory.mktemp("hostile")
+    lines = [
+        json.dumps({"url": f"https://example.com/s{i}", "title": f"Source {i}", "source": source,
+                    "text": f"Article number {i} about a hostile source value."})
+        for i, source in enumerate(HOSTILE_SOURCES)
+    ] + [
+        json.dumps({"url": f"https://example.com/t-{name}", "title": f"Text {name}", "text": text})
+        for name, text in HOSTILE_TEXTS.items()
+    ]  # fmt: skip
+    (root / "hostile.jsonl").write_text("\n".join(lines) + "\n")
+    (root / "latin1.txt").write_bytes("Title\n\nCaf\xe9 cr\xe8me text.".encode("latin-1"))
+    (root / "half.txt").write_bytes(b"Title\n\nBroken \xf0\x9f\x98 emoji then text.")
+    out = root / "data"
+    status = main([
+        "run", str(root / "hostile.jsonl"), str(root / "latin1.txt"), str(root / "half.txt"),
+        "--output", str(out), "--partition-by", "date,source", "--skip", "entities,near-dups,boilerplate",
+    ])  # fmt: skip
+    assert status == 0
+    return root, out
+
+
+@pytest.mark.slow
+def test_every_file_stays_inside_the_output_folder(hostile_run: tuple[Path, Path]) -> None:
+    root, out = hostile_run
+    outside = sorted(str(p) for p in root.rglob("*") if p.is_file() and not p.resolve().is_relative_to(out.resolve()))
+    assert outside == [str(root / "half.txt"), str(root / "hostile.jsonl"), str(root / "latin1.txt")]
+    for path in out.rglob("*"):
+        relative = path.relative_to(out)
+        for part in relative.parts:
+            assert part not in (".", "..") and "\x00" not in part and "/" not in part and "\\" not in part, part
+            assert len(part.encode()) <= 255, part
+            assert part.isascii() and part.isprintable(), part
+        assert not path.is_symlink()
+
+
+def stored_and_viewed_sources(out: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """source per title as stored in the files' column, and as `feedflow query`'s view (Hive
+    partitioning on: the value decoded from the folder name) shows it."""
+    from feedflow.query import run_query
+
+    stored = dict(duckdb.connect().execute(
+        f"SELECT title, source FROM read_parquet('{out}/articles/**/*.parquet', hive_partitioning=false) "
+        "WHERE title LIKE 'Source %'"
+    ).fetchall())  # fmt: skip
+    viewed = dict(run_query(str(out), "SELECT title, source FROM articles WHERE title LIKE 'Source %'")[1])
+    return stored, viewed
+
+
+@pytest.mark.slow
+def test_hostile_sources_read_back_exactly_from_their_partitions(hostile_run: tuple[Path, Path]) -> None:
+    _, out = hostile_run
+    stored, viewed = stored_and_viewed_sources(out)
+    assert len(stored) == len(viewed) == len(HOSTILE_SOURCES)
+    for i, source in enumerate(HOSTILE_SOURCES):
+        value = stored[f"Source {i}"]
+        assert value, source  # declared sources are stored as given (a NUL too: Arrow strings allow it)
+        if len(source) <= 100:
+            assert viewed[f"Source {i}"] == value, (source, value)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding for core/dataset.py (not this engineer's file): a source longer than 120 encoded "
+    "characters is cut and hashed in its folder name, and Hive partitioning then shows that cut value "
+    "instead of the stored one in `feedflow query`",
+)
+def test_a_very_long_source_reads_back_exactly_through_the_query_views(hostile_run: tuple[Path, Path]) -> None:
+    _, out = hostile_run
+    stored, viewed = stored_and_viewed_sources(out)
+    long_title = f"Source {HOSTILE_SOURCES.index('x' * 1000)}"
+    assert viewed[long_title] == stored[long_title]
+
+
+@pytest.mark.slow
+def test_hostile_text_is_cleaned_or_rejected_and_parquet_reads_back(hostile_run: tuple[Path, Path]) -> None:
+    _, out = hostile_run
+    con = duckdb.connect()
+    texts = dict(con.execute(
+        f"SELECT title, text FROM read_parquet('{out}/articles/**/*.parquet') WHERE title LIKE 'Text %'"
+    ).fetchall())  # fmt: skip
+    rejects = dict(con.execute(f"SELECT input || locator, reason FROM read_parquet('{out}/rejects/**/*.parquet')")
+                   .fetchall())  # fmt: skip
+    assert set(texts) == {f"Text {name}" for name in HOSTILE_TEXTS if name != "big"}
+    assert "too_large" in rejects.values()
+    assert sorted(r for k, r in rejects.items() if k.endswith(".txt")) == ["invalid_encoding", "invalid_encoding"]
+    bad = ("\x00", "\ud800", "\x07", "\x1b", "\x08", "\u202e", "\u202c", "\u2066", "\u2069", "\u200b", "\ufeff")
+    for title, text in texts.items():
+        assert not any(ch in text for ch in bad), (title, text)
+    assert "after the NUL byte" in texts["Text nul"]
+    assert "漢字" in texts["Text mixed"] and "é" in texts["Text mixed"]  # NFC: e + U+0301 → é
+    paragraphs = con.execute(f"SELECT count(*) FROM read_parquet('{out}/paragraphs/**/*.parquet')").fetchall()
+    assert paragraphs[0][0] >= len(texts)
+
+
+# -------------------------------------------------------------------------------------------- SQL
+
+_SQL_WORDS = re.compile(r"\b(SELECT|INSERT|CREATE|UPDATE|DELETE|WHERE|FROM|PRAGMA|VALUES|DROP|ATTACH|COPY)\b")
+#: Every expression interpolated into SQL text that feedflow builds, per file, as read and checked by hand:
+#: each is a code constant or made only of code constants (column lists, CTE text with ``?`` placeholders).
+#: Values from data or users are bound as parameters. A new entry here needs the same review.
+REVIEWED_SQL_INTERPOLATIONS = {
+    "src/feedflow/core/state.py": {"', '.join(_COLUMNS)", "placeholders"},
+    "src/feedflow/report.py": {
+        "', '.join(present)",  # FEED_COLUMNS constants that the SQLite table has
+        "SUPERSEDED", "_KIND_SQL", "boiler", "bucket", "cte", "failures", "near", "order_title", "select", "sim",
+        "superseded", "top", "where",  # constants / CTE text with ? placeholders (Filters.where)
+    },
+}  # fmt: skip
+
+
+def sql_interpolations() -> tuple[dict[str, set[str]], list[str]]:
+    found: dict[str, set[str]] = {}
+    other: list[str] = []
+    for path in sorted((REPO / "src" / "feedflow").rglob("*.py")) + sorted((REPO / "pipelines").rglob("*.py")):
+        name = str(path.relative_to(REPO))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.JoinedStr):
+                text = "".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
+                if _SQL_WORDS.search(text):
+                    for value in node.values:
+                        if isinstance(value, ast.FormattedValue):
+                            found.setdefault(name, set()).add(ast.unparse(value.value))
+            elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod | ast.Add):
+                for side in (node.left, node.right):
+                    if isinstance(side, ast.Constant) and isinstance(side.value, str) and _SQL_WORDS.search(side.value):
+                        other.append(f"{name}: {ast.unparse(node)}")
+            elif (
+                isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format"
+                and isinstance(node.func.value, ast.Constant) and isinstance(node.func.value.value, str)
+                and _SQL_WORDS.search(node.func.value.value)
+            ):  # fmt: skip
+                other.append(f"{name}: {ast.unparse(node)}")
+    return found, other
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_nothing_feedflow_builds_interpolates_data_into_sql() -> None:
+    found, other = sql_interpolations()
+    # Filters.describe: the filter shown as SQL in a report caption (values through _sql_literal), never run.
+    assert other == ["src/feedflow/report.py: 'WHERE ' + ' AND '.join(conditions)"]
+    assert found == REVIEWED_SQL_INTERPOLATIONS
+
+
+def test_query_views_take_hostile_paths_without_sql_text(tmp_path: Path) -> None:
+    from feedflow.cli import main
+    from feedflow.query import run_query
+
+    out = tmp_path / "it's'; DROP TABLE articles; --\"x"
+    seed = REPO / "seeds" / "harris_border.txt"
+    assert main(["run", str(seed), "--output", str(out), "--skip", "entities,topics,near-dups,boilerplate"]) == 0
+    assert run_query(str(out), "SELECT count(*) FROM articles")[1] == [(1,)]
+
+
+def test_report_filters_bind_hostile_values_as_parameters() -> None:
+    from feedflow.report import Filters
+
+    hostile = "x' OR '1'='1"
+    where, params = Filters(sources=(hostile,)).where()
+    assert hostile not in where and params == [[hostile]]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE articles AS SELECT * FROM (VALUES ('a.com'), ('b.com')) t(source)")
+    assert con.execute(f"SELECT count(*) FROM articles WHERE {where}", params).fetchall() == [(0,)]
