@@ -13,7 +13,7 @@ from feedflow.core.dataset import CommitError, DatasetError
 USAGE = """usage: feedflow run INPUT... --output DIR [--skip entities,topics] [--partition-by date|date,source]
                     [--workers N] [-- BEAM_OPTIONS...]
        feedflow ingest --feeds FILE... --output DIR [--every 15m] [--once] [--max-ticks N]
-                       [--fetch-articles] [-- BEAM_OPTIONS...]
+                       [--fetch-articles] [--streaming [--stop-after DURATION]] [-- BEAM_OPTIONS...]
        feedflow feeds DIR
        feedflow check DIR
        feedflow query DIR "SQL"
@@ -126,7 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         # pipelines/ is installed as feedflow.pipelines (see pyproject.toml); imported by name because
         # type checkers see it as the top-level folder `pipelines`.
-        job = importlib.import_module("feedflow.pipelines.batch" if command == "run" else "feedflow.pipelines.ingest")
+        module = "batch" if command == "run" else "ingest"
+        if command == "ingest" and "--streaming" in rest[: rest.index("--") if "--" in rest else len(rest)]:
+            module = "stream"  # the same transforms as one Beam streaming pipeline
+        job = importlib.import_module(f"feedflow.pipelines.{module}")
         try:
             status: int = job.run(rest)
             return status

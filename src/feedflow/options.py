@@ -226,6 +226,8 @@ class IngestOptions:
     ignore_schedule: bool
     per_host: int
     run: RunOptions
+    streaming: bool = False  # `--streaming`: one Beam streaming pipeline (pipelines/stream.py)
+    stop_after: int | None = None  # seconds; bounds a streaming run (with --max-ticks / --once)
 
 
 def ingest_parser() -> argparse.ArgumentParser:
@@ -253,6 +255,12 @@ def ingest_parser() -> argparse.ArgumentParser:
     parser.add_argument("--partition-by", default="date", choices=sorted(PARTITIONINGS))
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="SDK worker processes per tick")
     parser.add_argument("--ner-model", default=NerConfig().model, metavar="PACKAGE")
+    parser.add_argument(
+        "--streaming", action="store_true", help="one Beam streaming pipeline, one commit per --every window"
+    )
+    parser.add_argument(
+        "--stop-after", default=None, metavar="DURATION", help="with --streaming: stop ticking after DURATION"
+    )
     return parser
 
 
@@ -266,6 +274,8 @@ def parse_ingest_args(argv: Sequence[str]) -> IngestOptions:
         raise UsageError("--per-host must be at least 1")
     if ns.max_ticks is not None and ns.max_ticks < 1:
         raise UsageError("--max-ticks must be at least 1")
+    if ns.stop_after is not None and not ns.streaming:
+        raise UsageError("--stop-after bounds a streaming run: add --streaming (or use --max-ticks)")
     # Reuse `feedflow run`'s validation for the shared options (inputs are the feed lists themselves).
     shared = ["--output", ns.output, "--skip", ns.skip, "--partition-by", ns.partition_by,
               "--workers", str(ns.workers), "--ner-model", ns.ner_model]  # fmt: skip
@@ -284,4 +294,6 @@ def parse_ingest_args(argv: Sequence[str]) -> IngestOptions:
         ignore_schedule=ns.ignore_schedule,
         per_host=ns.per_host,
         run=run,
+        streaming=ns.streaming,
+        stop_after=parse_duration(ns.stop_after) if ns.stop_after is not None else None,
     )
