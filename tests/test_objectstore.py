@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -108,6 +109,14 @@ def test_parts_land_in_place_under_run_named_keys_and_only_the_manifest_commits(
         (f"in{i}.txt", "2024-01-02") for i in range(5)
     ]
     assert not any(p.startswith("_staging/") for p in _objects(bucket))
+
+
+def test_datasets_survive_pickling_into_workers(bucket: str, tmp_path: Path) -> None:
+    _stage(bucket, "r1", 1).commit_run("r1", {"run_id": "r1"})
+    remote = pickle.loads(pickle.dumps(Dataset(bucket)))
+    local = pickle.loads(pickle.dumps(Dataset(tmp_path)))
+    assert isinstance(remote, ObjectStoreDataset) and len(remote.table_files("rejects")) == 1
+    assert type(local) is Dataset and local.root == tmp_path
 
 
 def test_commit_refuses_a_lost_part_and_abandon_removes_what_the_listing_names(bucket: str) -> None:

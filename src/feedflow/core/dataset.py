@@ -361,8 +361,8 @@ class Dataset:
     """A dataset folder (see module docstring). ``Dataset("s3://…")`` or ``Dataset("gs://…")`` gives an
     :class:`ObjectStoreDataset`: same methods, the object-store commit protocol."""
 
-    def __new__(cls, root: str | os.PathLike[str]) -> Dataset:
-        if cls is Dataset and is_object_store(root):
+    def __new__(cls, root: str | os.PathLike[str] | None = None) -> Dataset:  # None: unpickling
+        if cls is Dataset and root is not None and is_object_store(root):
             return super().__new__(ObjectStoreDataset)
         return super().__new__(cls)
 
