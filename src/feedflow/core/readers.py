@@ -1094,7 +1094,8 @@ def _parse_opml(data: bytes, base: str, base_is_url: bool, origin: str) -> list[
     """
     try:
         root = DefusedET.fromstring(data)
-    except (StdET.ParseError, defusedxml.DefusedXmlException, ValueError, UnicodeError) as error:
+    except (StdET.ParseError, defusedxml.DefusedXmlException, ValueError, UnicodeError, LookupError) as error:
+        # LookupError: an unknown encoding in the XML declaration (found by `make fuzz`)
         return [_reject(base, "bad_opml", f"OPML does not parse: {_describe_error(error)}", data)]
     if _local_name(root.tag) != "opml":
         return [_reject(base, "bad_opml", f"root element is <{_local_name(root.tag)}>, not <opml>", data)]
