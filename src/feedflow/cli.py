@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
+import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -37,6 +40,30 @@ def _setup_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Beam's BigQuery client stubs warn on import that GCP libraries are absent: irrelevant here.
     logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
+
+
+#: Write failures of the output folder that a run reports in one line (disk full, quota, file size
+#: limit, read-only file system, permissions) instead of a traceback.
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def storage_problem(error: BaseException) -> str | None:
+    """What went wrong writing, when ``error`` is (or wraps: Beam re-raises worker errors as
+    RuntimeError) an OSError of :data:`_STORAGE_ERRNOS`; None otherwise."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [error]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _STORAGE_ERRNOS:
+            return os.strerror(current.errno) + (f": {current.filename}" if current.filename else "")
+        stack.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    match = re.search(r"\[Errno (\d+)\]", str(error))
+    if match and int(match.group(1)) in _STORAGE_ERRNOS:
+        return os.strerror(int(match.group(1)))
+    return None
 
 
 def _error(message: str, status: int = 2) -> int:
@@ -137,6 +164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _error(f"run failed, dataset unchanged: {err}", 1)
         except (UsageError, DatasetError) as err:
             return _error(str(err))
+        except Exception as err:
+            problem = storage_problem(err)
+            if problem is None:
+                raise
+            return _error(f"run failed, cannot write to the output folder ({problem}); the dataset keeps its "
+                          "last committed state (an interrupted commit is completed by the next run)", 1)  # fmt: skip
         except KeyboardInterrupt:
             return _error("interrupted; the dataset is unchanged", 130)
     if command == "query":
