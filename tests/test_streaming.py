@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,10 +22,17 @@ from apache_beam.transforms import window
 
 from feedflow.cli import main
 from feedflow.core.dataset import KnownVersion
-from feedflow.core.state import StateStore
+from feedflow.core.state import FeedState, StateStore, state_to_json
 from feedflow.model import Article
 from feedflow.query import run_query
-from feedflow.transforms.streaming import InEventTimeOrder, against_history, latest_versions
+from feedflow.runs import AccountingError
+from feedflow.transforms.streaming import (
+    CommitInOrderFn,
+    InEventTimeOrder,
+    WindowBatch,
+    against_history,
+    latest_versions,
+)
 
 
 def rss(*items: tuple[str, str, str]) -> bytes:
@@ -173,8 +181,6 @@ def test_values_are_handled_in_event_time_order_per_key() -> None:
 
 
 def _article(article_id: str, digest: str) -> Article:
-    from datetime import UTC, datetime
-
     return Article(
         article_id=article_id, input="i", locator="", kind="feed", url=None, source="s", feed_url=None, title="t",
         authors=(), published_at=None, fetched_at=datetime(2024, 6, 1, tzinfo=UTC), summary=None, paragraphs=(),
@@ -205,3 +211,38 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["ingest", "--feeds", str(lst), "--output", str(tmp_path / "d"), "--stop-after", "1m"]) == 2
     assert "--stop-after bounds a streaming run" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def _batch(*items: tuple[str, Any]) -> WindowBatch:
+    start = datetime(2024, 6, 1, 10, 0, tzinfo=UTC)
+    return WindowBatch(start, start + timedelta(minutes=15), items)
+
+
+def _commit_step(out: Path) -> CommitInOrderFn:
+    step = CommitInOrderFn(str(out), ("date",), {"runner": "FnApiRunner"}, "t0k3n")
+    step.setup()
+    return step
+
+
+def test_a_window_commits_once_and_its_feed_state_is_saved_after_its_data(tmp_path: Path) -> None:
+    out = tmp_path / "data"
+    polled = state_to_json(FeedState(url="https://f.example/rss", fetch_url="https://f.example/rss", etag='"e"'))
+    batch = _batch(("in", None), ("article", _article("x", "1")), ("poll", ("new", polled)))
+    step = _commit_step(out)
+    assert "1 new articles" in step.commit(batch)
+    assert [s.etag for s in StateStore(out).load()] == ['"e"']
+    assert step.commit(batch).endswith("already committed")  # a retried bundle adds nothing
+    assert run_query(str(out), "SELECT article_id, version, run_id FROM articles")[1] == [
+        ("x", 1, "20240601T100000Z-t0k3n")
+    ]
+
+
+def test_a_window_whose_accounting_fails_commits_nothing_and_saves_no_feed_state(tmp_path: Path) -> None:
+    out = tmp_path / "data"
+    polled = state_to_json(FeedState(url="https://f.example/rss", fetch_url="https://f.example/rss"))
+    lost = _batch(("in", None), ("in", None), ("article", _article("x", "1")), ("poll", ("new", polled)))
+    with pytest.raises(AccountingError, match="2 records in"):
+        _commit_step(out).commit(lost)
+    assert not (out / "articles").exists() and not list((out / "_runs").glob("*.json"))
+    assert not any((out / "_staging").iterdir())
+    assert not (out / "_state" / "feeds.sqlite").exists() or StateStore(out).load() == []

@@ -351,7 +351,8 @@ class StreamIngest(beam.PTransform[PBegin, Any]):
         ticks = begin | "Ticks" >> PeriodicImpulse(self._start, self._stop, fire_interval=every)
         polled = (
             ticks
-            | "DueFeeds" >> beam.FlatMap(due_feeds, feed_lists=lists, root=root)
+            # keyed by host name (str): a deterministic key coder for the stateful step
+            | "DueFeeds" >> beam.FlatMap(due_feeds, feed_lists=lists, root=root).with_output_types(tuple[str, Any])
             | "PollInOrder"
             >> beam.ParDo(
                 PollInOrderFn(PollConfig(read=run.read), options.per_host, options.ignore_schedule)
@@ -386,7 +387,7 @@ class StreamIngest(beam.PTransform[PBegin, Any]):
         lines: PCollection[Any] = (
             tagged
             | "OneGroupPerWindow" >> beam.GroupByKey()
-            | "WindowBatch" >> beam.Map(_batch)
+            | "WindowBatch" >> beam.Map(_batch).with_output_types(tuple[str, Any])
             | "Unwindowed" >> beam.WindowInto(window.GlobalWindows())
             | "CommitInOrder" >> beam.ParDo(CommitInOrderFn(root, run.partition_by, self._settings, self._token))
             | "Log" >> beam.Map(_log_line)
@@ -402,6 +403,8 @@ def _log_line(line: str) -> str:
 def stream_bounds(options: IngestOptions, start: Timestamp, unbounded_ok: bool) -> Timestamp:
     """The stop timestamp of the ticks (exclusive): ``--max-ticks`` ticks or ``--stop-after``, the
     earlier; unbounded only where the runner commits windows while the stream runs."""
+    if options.every < 1:
+        raise UsageError("--every must be at least 1s for a stream (it is the window size)")
     stops = []
     if options.max_ticks is not None:
         stops.append(start + options.max_ticks * options.every)
