@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,12 +16,17 @@ import pytest
 from conftest import eval_data_dir
 from feedflow.config import TopicConfig
 from feedflow.core.topics import (
+    CROSS_LISTED,
+    LEARNED_WEIGHT,
     IptcConcept,
     IptcVocabulary,
+    LearnedWords,
     MatchTerm,
     TopicTagger,
+    load_topic_weights,
     load_vocabulary,
     normalize_text,
+    parse_topic_weights,
     parse_vocabulary,
 )
 from feedflow.model import TopicScore
@@ -31,6 +40,9 @@ SOCIETY = "medtop:14000000"
 SPORT = "medtop:15000000"
 ECONOMY = "medtop:04000000"
 LIFESTYLE = "medtop:10000000"
+SCIENCE_TECH = "medtop:13000000"
+HEALTH = "medtop:07000000"
+ARTS = "medtop:01000000"
 
 SPORTS_TEXT = (
     "Manchester United striker Marcus Rashford scored twice in the second half as his side beat "
@@ -45,14 +57,37 @@ BUSINESS_TEXT = (
 )
 
 
+TECH_TEXT = (
+    "The new version of the operating system brings a redesigned browser and faster software updates "
+    "to laptops and smartphones. Engineers fixed a flaw that let malware read encrypted data, and the "
+    "developers say the update uses less memory on older computers."
+)
+HEALTH_TEXT = (
+    "Doctors at the hospital say the new vaccine cut infections among patients by half. Nurses gave "
+    "the jab to thousands of people with diabetes and heart disease, and the health ministry will "
+    "offer it to everyone over 65 this winter."
+)
+FILM_TEXT = (
+    "The actress won the Oscar for her role in the film, a box office hit directed by a first-time "
+    "filmmaker. The movie's soundtrack, sung by a pop star, topped the charts, and the sequel starts "
+    "shooting in Hollywood next year."
+)
+
+
 @pytest.fixture(scope="module")
 def vocabulary() -> IptcVocabulary:
     return load_vocabulary()
 
 
 @pytest.fixture(scope="module")
-def tagger(vocabulary: IptcVocabulary) -> TopicTagger:
-    return TopicTagger(TopicConfig(), vocabulary)
+def learned() -> LearnedWords:
+    return load_topic_weights()
+
+
+@pytest.fixture(scope="module")
+def tagger() -> TopicTagger:
+    """The tagger the pipeline uses: shipped vocabulary and shipped learned words."""
+    return TopicTagger(TopicConfig())
 
 
 def _seed() -> tuple[str, list[str]]:
@@ -98,15 +133,63 @@ def test_business_text_is_economy_business_and_finance(tagger: TopicTagger) -> N
     assert topics[0].label == "economy, business and finance"
 
 
-def test_evidence_lists_real_concept_labels_of_that_topic(tagger: TopicTagger, vocabulary: IptcVocabulary) -> None:
-    labels_under: dict[str, set[str]] = {}
-    for concept in vocabulary.concepts:
-        labels_under.setdefault(concept.top, set()).add(concept.label)
+@pytest.mark.parametrize(
+    ("title", "text", "code"),
+    [
+        ("", SPORTS_TEXT, SPORT),
+        ("Carmaker shares slump after profit warning", BUSINESS_TEXT, ECONOMY),
+        ("Update closes a security hole", TECH_TEXT, SCIENCE_TECH),
+        ("", HEALTH_TEXT, HEALTH),
+        ("", FILM_TEXT, ARTS),
+    ],
+)
+def test_clear_articles_get_the_right_top_topic(tagger: TopicTagger, title: str, text: str, code: str) -> None:
+    topics = tagger.tag(title, [text])
+    assert topics and topics[0].code == code, topics
+
+
+def test_technology_industry_concepts_count_for_science_and_technology_too(tagger: TopicTagger) -> None:
+    # "smartphones", "laptops": computer and telecommunications hardware, which IPTC files under
+    # economy > products and services > computing and information technology (CROSS_LISTED).
+    topics = TopicTagger(TopicConfig(max_topics=5, min_score=0.0), load_vocabulary()).tag("", ["Smartphones, laptops."])
+    shares = dict(CROSS_LISTED["medtop:20000225"])
+    assert _codes(topics) == sorted(shares, key=lambda code: -shares[code])
+    assert all(t.evidence == ("computer and telecommunications hardware",) for t in topics)
+    value = 1.5 * (1.0 + math.log(2.0))  # level-4 concept, two hits
+    best = value * max(shares.values())
+    assert [t.score for t in topics] == [round(value * shares[t.code] / (best + 1.0), 4) for t in topics]
+
+
+def test_secondary_topics_are_those_above_the_threshold(tagger: TopicTagger) -> None:
     title, paragraphs = _seed()
-    for text_title, text in ((title, paragraphs), ("", [SPORTS_TEXT]), ("", [BUSINESS_TEXT])):
+    everything = TopicTagger(TopicConfig(max_topics=17, min_score=0.0)).tag(title, paragraphs)
+    default = tagger.tag(title, paragraphs)
+    threshold = TopicConfig().min_score
+    assert default == tuple(t for t in everything if t.score >= threshold)[: TopicConfig().max_topics]
+    assert len(default) >= 2, "the seed has a secondary topic (society, via immigration)"
+    assert any(t.score < threshold for t in everything), "and fainter topics that are left out"
+
+
+def test_evidence_lists_concepts_and_learned_words_of_that_topic(
+    tagger: TopicTagger, vocabulary: IptcVocabulary, learned: LearnedWords
+) -> None:
+    # Evidence is what counted for the topic: labels of its concepts (cross-listed ones count for the
+    # tops CROSS_LISTED gives them) and learned words of that topic.
+    allowed: dict[str, set[str]] = {}
+    for concept in vocabulary.concepts:
+        homes = next(
+            (CROSS_LISTED[q] for q in (concept.qcode, *concept.broader) if q in CROSS_LISTED), ((concept.top, 1.0),)
+        )
+        for top, _ in homes:
+            allowed.setdefault(top, set()).add(concept.label)
+    for word, (code, _) in learned.words.items():
+        allowed.setdefault(code, set()).add(word)
+    title, paragraphs = _seed()
+    texts = [(title, paragraphs), ("", [SPORTS_TEXT]), ("", [BUSINESS_TEXT]), ("", [TECH_TEXT]), ("", [FILM_TEXT])]
+    for text_title, text in texts:
         for topic in tagger.tag(text_title, text):
             assert topic.evidence, topic
-            assert set(topic.evidence) <= labels_under[topic.code], topic
+            assert set(topic.evidence) <= allowed[topic.code], topic
             assert len(set(topic.evidence)) == len(topic.evidence)
 
 
@@ -129,7 +212,8 @@ def test_empty_input_gives_no_topics(tagger: TopicTagger) -> None:
 
 
 def test_text_without_known_terms_gives_no_topics(tagger: TopicTagger) -> None:
-    assert tagger.tag("Hello", ["Lorem ipsum dolor sit amet, consectetur adipiscing elit."]) == ()
+    # (not "Hello": HuffPost's entertainment headlines made it a learned word of arts and entertainment)
+    assert tagger.tag("Lorem", ["Lorem ipsum dolor sit amet, consectetur adipiscing elit."]) == ()
 
 
 def test_tagging_is_deterministic(vocabulary: IptcVocabulary) -> None:
@@ -172,7 +256,9 @@ def test_generic_labels_do_not_tag_lifestyle(tagger: TopicTagger) -> None:
 
 def test_longest_term_wins_and_blocked_phrases_count_for_nothing(tagger: TopicTagger) -> None:
     topics = tagger.tag("", ["Illegal immigration rose."])
-    assert topics[0].code == SOCIETY and topics[0].evidence == ("illegal immigration",)
+    # ("rose" is a learned word of society too; "immigration" alone must not be counted)
+    assert topics[0].code == SOCIETY and topics[0].evidence[0] == "illegal immigration"
+    assert "immigration" not in topics[0].evidence
     assert tagger.tag("", ["They met in the West Bank."]) == ()
 
 
@@ -229,6 +315,32 @@ def test_title_matches_count_double() -> None:
     assert _codes(topics) == ["medtop:02000000", "medtop:01000000"]
     beta = 1.0 + math.log(2.0)
     assert topics[0].score == round(beta / (beta + 1.0), 4)
+
+
+def test_learned_words_count_as_weak_terms_of_their_topic() -> None:
+    learned = LearnedWords(
+        words={
+            "gamma": ("medtop:02000000", 0.9),  # a learned word of betas
+            "alpha": ("medtop:02000000", 0.9),  # a vocabulary term of alphas: the term wins
+            "delta": ("medtop:17000000", 0.8),  # a topic this vocabulary lacks: ignored
+        }
+    )
+    tagger = TopicTagger(TopicConfig(max_topics=5, min_score=0.0), _tiny(), learned)
+    topics = tagger.tag("", ["gamma, Gamma, alpha and delta"])
+    gamma = LEARNED_WEIGHT * (1.0 + math.log(2.0))
+    alpha = 1.0
+    assert [(t.code, t.score, t.evidence) for t in topics] == [
+        ("medtop:01000000", round(alpha / (alpha + 1.0), 4), ("alpha",)),
+        ("medtop:02000000", round(gamma / (alpha + 1.0), 4), ("gamma",)),
+    ]
+    assert TopicTagger(TopicConfig(), _tiny()).tag("", ["gamma delta"]) == ()  # none unless given
+
+
+def test_shipped_learned_words_come_with_the_shipped_vocabulary_only(
+    tagger: TopicTagger, vocabulary: IptcVocabulary, learned: LearnedWords
+) -> None:
+    assert tagger.learned.words == learned.words
+    assert TopicTagger(TopicConfig(), vocabulary).learned.words == {}
 
 
 def test_matching_is_whole_word_case_insensitive_and_longest_first() -> None:
@@ -299,6 +411,99 @@ def test_curated_entries_name_real_concepts(vocabulary: IptcVocabulary) -> None:
 def test_attribution_notice_is_shipped() -> None:
     notice = (DATA / "IPTC-NOTICE.txt").read_text(encoding="utf-8")
     assert "CC BY 4.0" in notice and "IPTC" in notice and "iptc_mediatopics.json" in notice
+
+
+def test_shipped_learned_words_fit_the_shipped_vocabulary(vocabulary: IptcVocabulary, learned: LearnedWords) -> None:
+    assert len(learned.words) > 1000
+    terms = {t.text for c in vocabulary.concepts for t in c.terms}
+    assert not terms & set(learned.words), "a vocabulary term is never also a learned word"
+    assert not {"trend", "game", "bar", "security", "people", "party"} & set(learned.words), "curated generics"
+    tops = {c.qcode for c in vocabulary.top_level()}
+    assert {code for code, _ in learned.words.values()} <= tops
+    assert all(0.5 <= share <= 1.0 for _, share in learned.words.values())
+    data = json.loads((DATA / "topic_weights.json").read_text(encoding="utf-8"))
+    built_from = data["source"]["vocabulary"]["sha256"]
+    assert built_from == hashlib.sha256((DATA / "iptc_mediatopics.json").read_bytes()).hexdigest(), (
+        "iptc_mediatopics.json changed: rebuild topic_weights.json (python -m feedflow.data.build_topic_weights)"
+    )
+
+
+def test_topic_weights_are_checked() -> None:
+    good = {"format": "feedflow-topic-weights/1", "terms": {"goalless": ["medtop:15000000", 0.9]}}
+    assert parse_topic_weights(good).words == {"goalless": ("medtop:15000000", 0.9)}
+    bad_terms = [
+        {"Goalless": ["medtop:15000000", 0.9]},  # not normalised
+        {"goal less": ["medtop:15000000", 0.9]},  # not one word
+        {"goalless": ["medtop:20000001", 0.9]},  # not a top-level code
+        {"goalless": ["medtop:15000000", 1.5]},  # share out of range
+        {"goalless": "medtop:15000000"},  # malformed
+    ]
+    for terms in bad_terms:
+        with pytest.raises(ValueError):
+            parse_topic_weights({**good, "terms": terms})
+    with pytest.raises(ValueError):
+        parse_topic_weights({**good, "format": "something else"})
+
+
+def test_learning_keeps_words_concentrated_in_one_topic() -> None:
+    from feedflow.data.build_topic_weights import learn, words
+
+    docs = [("A", ["goal", "team"]), ("A", ["goal"]), ("B", ["team"]), ("B", ["profit"]), ("B", ["profit", "team"])]
+    # rates per topic: goal A 2/2, B 0; team A 1/2, B 2/3 (share 0.57); profit A 0, B 2/3
+    assert learn(docs, frozenset(), min_docs=2, min_share=0.5, min_topic_docs=2) == {
+        "goal": ("A", 1.0),
+        "profit": ("B", 1.0),
+        "team": ("B", 0.5714),
+    }
+    assert learn(docs, frozenset({"profit"}), min_docs=2, min_share=0.6, min_topic_docs=2) == {"goal": ("A", 1.0)}
+    assert learn(docs, frozenset(), min_docs=2, min_share=0.5, min_topic_docs=3) == {}
+    assert words("The striker's goal-line save — and 3 goals!") == ["striker", "goal", "line", "save", "goals"]
+
+
+def test_tagger_works_without_the_shared_data(tmp_path: Path) -> None:
+    script = (
+        "from feedflow.config import TopicConfig\n"
+        "from feedflow.core.topics import TopicTagger\n"
+        "t = TopicTagger(TopicConfig())\n"
+        "print(len(t.learned.words), t.tag('', ['The striker scored twice before half time.'])[0].code)\n"
+    )
+    env = {**os.environ, "FEEDFLOW_EVAL_DATA": str(tmp_path / "absent")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    count, code = done.stdout.split()
+    assert int(count) > 1000 and code == SPORT
+
+
+@pytest.mark.shared_data
+def test_shipped_learned_words_are_rebuilt_identically_from_huffpost_alone(eval_data: Path, tmp_path: Path) -> None:
+    from feedflow.data.build_topic_weights import HUFFPOST_FILE, build, dump
+
+    # Only the HuffPost file is visible to the build: it must not need (or read) any evaluation set.
+    only = tmp_path / "data"
+    (only / HUFFPOST_FILE).parent.mkdir(parents=True)
+    (only / HUFFPOST_FILE).symlink_to(eval_data / HUFFPOST_FILE)
+    assert dump(build(only)) == (DATA / "topic_weights.json").read_text(encoding="utf-8")
+
+
+@pytest.mark.shared_data
+def test_learned_words_help_on_the_huffpost_held_out_split(eval_data: Path) -> None:
+    from feedflow.data.build_topic_weights import HUFFPOST_FILE, HUFFPOST_TO_IPTC, is_heldout, load_huffpost
+
+    items = [
+        (r["headline"], [r["short_description"]] if r.get("short_description") else [], HUFFPOST_TO_IPTC[r["category"]])
+        for r in load_huffpost(eval_data / HUFFPOST_FILE)
+        if r["category"] in HUFFPOST_TO_IPTC and is_heldout(r)
+    ]
+    with_words = TopicTagger(TopicConfig())
+    without = TopicTagger(TopicConfig(), load_vocabulary())
+
+    def accuracy(tagger: TopicTagger) -> float:
+        tops = [tagger.tag(title, text) for title, text, _ in items]
+        return sum(bool(t) and t[0].code == gold for t, (_, _, gold) in zip(tops, items, strict=True)) / len(items)
+
+    # never trained on: the held-out split; learned words must add clearly more than noise
+    assert accuracy(with_words) > accuracy(without) + 0.05
 
 
 @pytest.mark.shared_data

@@ -1,6 +1,6 @@
 """IPTC Media Topics tagging: which of the 17 top-level news topics an article is about, and why.
 
-The method is a transparent, vocabulary-driven keyword count — no trained model:
+The method is a transparent, vocabulary-driven term count, refined by a short list of learned words:
 
 1. **Terms.** Every active concept of the IPTC Media Topics vocabulary (1,100 of them, shipped in
    ``feedflow/data/iptc_mediatopics.json``, CC BY 4.0, see ``IPTC-NOTICE.txt``) carries the terms
@@ -10,23 +10,33 @@ The method is a transparent, vocabulary-driven keyword count — no trained mode
    term has a weight: 1.0, or 0.5 for weak hints ("team", "company", "officials"). Generic labels
    measured to hurt ("game", "party", "series", "men", "values", "water"…) are excluded there, each
    with its reason. ``feedflow/data/build_iptc.py`` rebuilds the file from IPTC's official export.
-2. **Matching.** All terms go into ONE regular expression per tagger, compiled once in ``__init__``
-   as a character trie, so a scan is a single left-to-right pass over the text that takes the
-   longest term at each position ("illegal immigration" before "immigration"). Text and terms are
-   normalised alike: lower case, hyphens and dashes as spaces, curly apostrophes straight, runs of
-   whitespace as one space; a match must start and end at a word boundary. A few "blocked" phrases
-   ("west bank", "told reporters") are matched and then ignored.
-3. **Concept evidence.** A match adds its term weight to its concept (split evenly when a term
+2. **Learned words.** ``feedflow/data/topic_weights.json`` lists a few thousand single words that are
+   not vocabulary terms but are concentrated in one top-level topic in permissively licensed training
+   data — the vocabulary's own definitions and HuffPost's categorised headlines (CC BY 4.0); each is
+   rebuilt by ``feedflow/data/build_topic_weights.py`` (its docstring gives the rule). A learned word
+   counts for its topic like a weak term (``LEARNED_WEIGHT``, 0.5).
+3. **Matching.** All terms and learned words go into ONE regular expression per tagger, compiled once
+   in ``__init__`` as a character trie, so a scan is a single left-to-right pass over the text that
+   takes the longest term at each position ("illegal immigration" before "immigration"). Text and
+   terms are normalised alike: lower case, hyphens and dashes as spaces, curly apostrophes straight,
+   runs of whitespace as one space; a match must start and end at a word boundary. A few "blocked"
+   phrases ("west bank", "told reporters") are matched and then ignored.
+4. **Concept evidence.** A match adds its term weight to its concept (split evenly when a term
    belongs to several concepts); matches in the title count ``TITLE_WEIGHT`` (2) times. A concept's
    evidence is ``spec(level) × f(hits)`` where ``f(x) = x`` for x ≤ 1 and ``1 + ln x`` above
    (repetition helps, with diminishing returns) and ``spec`` grows with the concept's depth in the
-   vocabulary (``LEVEL_WEIGHTS``: a match on "soccer" says more than one on "sport").
-4. **Topics.** Evidence is summed per top-level ancestor. A topic's score is
+   vocabulary (``LEVEL_WEIGHTS``: a match on "soccer" says more than one on "sport"). A learned
+   word's evidence is ``LEARNED_WEIGHT × f(hits)``.
+5. **Topics.** Evidence is summed per top-level ancestor — except for the concepts IPTC files under
+   one top but that also say another (``CROSS_LISTED``: "computing and information technology" and
+   everything below it, e.g. software, telecoms, smartphones, is an industry under economy in IPTC,
+   and technology news too), whose evidence is shared out as listed there. A topic's score is
    ``evidence / (best evidence + SMOOTHING)``, in [0, 1): relative to the article's main topic, and
    lower when even the main topic rests on a single weak hint. Topics scoring at least
    ``config.min_score`` are returned, best first (ties by code), at most ``config.max_topics``,
-   scores rounded to 4 decimals; each topic's ``evidence`` lists the labels of its concepts that
-   contributed most (up to ``MAX_EVIDENCE``), e.g. politics ← ("migration policy", "heads of state").
+   scores rounded to 4 decimals; each topic's ``evidence`` lists what contributed most to it (up to
+   ``MAX_EVIDENCE``): labels of its concepts, e.g. politics ← ("migration policy", "heads of
+   state"), and learned words as they are ("quarterback").
 
 Only top-level codes are output. The same input always gives the same output (no randomness, no
 global state); the tagger holds no mutable state after construction, so one instance may be shared.
@@ -49,6 +59,8 @@ from feedflow.model import TopicScore
 VOCABULARY_PACKAGE = "feedflow.data"
 VOCABULARY_RESOURCE = "iptc_mediatopics.json"
 VOCABULARY_FORMAT = "feedflow-iptc-vocabulary/1"
+TOPIC_WEIGHTS_RESOURCE = "topic_weights.json"
+TOPIC_WEIGHTS_FORMAT = "feedflow-topic-weights/1"
 
 #: How much more a match in the title counts than one in the body.
 TITLE_WEIGHT = 2.0
@@ -56,8 +68,17 @@ TITLE_WEIGHT = 2.0
 LEVEL_WEIGHTS = (0.75, 1.0, 1.25, 1.5)
 #: Added to the best topic's evidence when normalising: damps scores that rest on little evidence.
 SMOOTHING = 1.0
-#: At most this many concept labels per topic as evidence.
+#: At most this many concept labels or learned words per topic as evidence.
 MAX_EVIDENCE = 5
+#: Weight of one occurrence of a learned word: a weak hint, like a weak vocabulary term (a full term
+#: weighs 1.0). Chosen on the HuffPost held-out split (benchmarks/topics_dev.py), capped at 0.5.
+LEARNED_WEIGHT = 0.5
+#: Concepts (with everything below them) whose evidence counts for other tops than their own:
+#: qcode → ((top, share), ...). IPTC files the technology industry under economy; its news is also
+#: science and technology news.
+CROSS_LISTED: Mapping[str, tuple[tuple[str, float], ...]] = {
+    "medtop:20000225": (("medtop:04000000", 0.5), ("medtop:13000000", 1.0)),  # computing and IT
+}
 #: Separator put between paragraphs, so that no term matches across two of them.
 _PARAGRAPH_SEPARATOR = " | "
 
@@ -161,6 +182,46 @@ def load_vocabulary(path: str | None = None) -> IptcVocabulary:
     return parse_vocabulary(json.loads(text))
 
 
+@dataclass(frozen=True, slots=True)
+class LearnedWords:
+    """Learned single words, each concentrated in one top-level topic: word → (top code, share)."""
+
+    words: Mapping[str, tuple[str, float]]
+    source: str = ""
+
+
+def parse_topic_weights(data: Mapping[str, Any]) -> LearnedWords:
+    """Build (and check) the learned words from the parsed JSON of ``topic_weights.json``."""
+    if data.get("format") != TOPIC_WEIGHTS_FORMAT:
+        raise ValueError(f"not a {TOPIC_WEIGHTS_FORMAT} file (format={data.get('format')!r})")
+    learned: dict[str, tuple[str, float]] = {}
+    try:
+        for word, (code, share) in data["terms"].items():
+            learned[str(word)] = (str(code), float(share))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"malformed learned word in topic weights: {exc!r}") from exc
+    for word, (code, share) in learned.items():
+        if word != normalize_text(word) or " " in word or not word or not 0.0 < share <= 1.0:
+            raise ValueError(f"topic weights: bad learned word {word!r}")
+        if not code.startswith("medtop:") or not code.endswith("000000"):
+            raise ValueError(f"topic weights: {word!r} names {code!r}, not a top-level topic")
+    source = data.get("source", {}).get("huffpost", {})
+    return LearnedWords(words=learned, source=str(source.get("file", "")))
+
+
+def load_topic_weights(path: str | None = None) -> LearnedWords:
+    """Load the learned words: the file at ``path``, or (None) the one shipped in ``feedflow.data``."""
+    if path is None:
+        resource = resources.files(VOCABULARY_PACKAGE).joinpath(TOPIC_WEIGHTS_RESOURCE)
+        text = resource.read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    return parse_topic_weights(json.loads(text))
+
+
+NO_LEARNED_WORDS = LearnedWords(words={})
+
+
 def _trie_regex(terms: Iterable[str]) -> str:
     """One alternation for all ``terms``, factored as a character trie; longest match first."""
     trie: dict[str, Any] = {}
@@ -192,36 +253,63 @@ def _saturate(hits: float) -> float:
 
 
 class TopicTagger:
-    """Tags articles with top-level IPTC Media Topics (see the module docstring for the method)."""
+    """Tags articles with top-level IPTC Media Topics (see the module docstring for the method).
 
-    def __init__(self, config: TopicConfig, vocabulary: IptcVocabulary | None = None) -> None:
+    ``vocabulary`` defaults to the shipped IPTC vocabulary and ``learned`` to the shipped learned
+    words when the vocabulary is the shipped one, else to none (learned words belong to a vocabulary:
+    they were learned as what its terms do not already say)."""
+
+    def __init__(
+        self,
+        config: TopicConfig,
+        vocabulary: IptcVocabulary | None = None,
+        learned: LearnedWords | None = None,
+    ) -> None:
         if config.max_topics < 0:
             raise ValueError(f"max_topics must be >= 0, not {config.max_topics}")
         if not 0.0 <= config.min_score <= 1.0:
             raise ValueError(f"min_score must be within [0, 1], not {config.min_score}")
         self.config = config
+        if learned is None:
+            learned = load_topic_weights() if vocabulary is None else NO_LEARNED_WORDS
         self.vocabulary = vocabulary if vocabulary is not None else load_vocabulary()
-        concepts = self.vocabulary.concepts
+        self.learned = learned
         tops = {c.qcode: c for c in self.vocabulary.top_level()}
         if not tops:
             raise ValueError("IPTC vocabulary has no top-level concepts")
-        self._concepts = concepts
         self._tops = tops
-        self._specificity = tuple(_level_weight(c.level) for c in concepts)
 
+        # One "unit" of evidence per concept, then per learned word: (evidence label, weight, homes),
+        # homes being the (top code, share) pairs its evidence counts for.
+        units: list[tuple[str, float, tuple[tuple[str, float], ...]]] = [
+            (c.label, _level_weight(c.level), self._homes(c)) for c in self.vocabulary.concepts
+        ]
         claims: dict[str, list[tuple[int, float]]] = {}
-        for i, concept in enumerate(concepts):
+        for i, concept in enumerate(self.vocabulary.concepts):
             for term in concept.terms:
                 claims.setdefault(term.text, []).append((i, term.weight))
         # A term claimed by n concepts gives each 1/n of its weight; blocked phrases give nothing.
-        self._terms: dict[str, tuple[tuple[int, float], ...]] = {
+        terms: dict[str, tuple[tuple[int, float], ...]] = {
             text: tuple((i, w / len(owners)) for i, w in owners) for text, owners in claims.items()
         }
         for phrase in self.vocabulary.blocked:
-            self._terms.setdefault(phrase, ())
-        if not self._terms:
+            terms.setdefault(phrase, ())
+        for word, (code, _share) in sorted(learned.words.items()):
+            if word not in terms and code in tops:  # a vocabulary term always says more
+                terms[word] = ((len(units), 1.0),)
+                units.append((word, LEARNED_WEIGHT, ((code, 1.0),)))
+        if not terms:
             raise ValueError("IPTC vocabulary has no terms to match")
-        self._pattern = re.compile(r"(?<!\w)(?:" + _trie_regex(sorted(self._terms)) + r")(?!\w)")
+        self._units = tuple(units)
+        self._terms = terms
+        self._pattern = re.compile(r"(?<!\w)(?:" + _trie_regex(sorted(terms)) + r")(?!\w)")
+
+    def _homes(self, concept: IptcConcept) -> tuple[tuple[str, float], ...]:
+        for code in (concept.qcode, *concept.broader):
+            listed = CROSS_LISTED.get(code)
+            if listed is not None and all(top in self._tops for top, _ in listed):
+                return listed
+        return ((concept.top, 1.0),)
 
     def _scan(self, text: str, zone_weight: float, hits: dict[int, float]) -> None:
         terms = self._terms
@@ -229,28 +317,29 @@ class TopicTagger:
             for index, weight in terms[match.group()]:
                 hits[index] = hits.get(index, 0.0) + weight * zone_weight
 
-    def tag(self, title: str, paragraphs: Sequence[str]) -> tuple[TopicScore, ...]:
-        """The article's top-level topics, best first: at most ``max_topics``, each >= ``min_score``."""
-        if self.config.max_topics == 0:
-            return ()
+    def evidence(self, title: str, paragraphs: Sequence[str]) -> dict[str, list[tuple[float, str]]]:
+        """Top-level code → its evidence as (value, concept label or learned word) pairs, unsorted;
+        a topic's evidence is the sum of its values. Empty when nothing matched."""
         hits: dict[int, float] = {}
         if title:
             self._scan(title, TITLE_WEIGHT, hits)
         if paragraphs:
             self._scan(_PARAGRAPH_SEPARATOR.join(paragraphs), 1.0, hits)
-        if not hits:
-            return ()
-
-        evidence: dict[str, float] = {}
         contributions: dict[str, list[tuple[float, str]]] = {}
         for index, count in hits.items():
-            concept = self._concepts[index]
-            value = self._specificity[index] * _saturate(count)
-            evidence[concept.top] = evidence.get(concept.top, 0.0) + value
-            if concept.label:
-                contributions.setdefault(concept.top, []).append((value, concept.label))
+            label, weight, homes = self._units[index]
+            value = weight * _saturate(count)
+            for code, share in homes:
+                contributions.setdefault(code, []).append((value * share, label))
+        return contributions
 
-        best = max(evidence.values())
+    def tag(self, title: str, paragraphs: Sequence[str]) -> tuple[TopicScore, ...]:
+        """The article's top-level topics, best first: at most ``max_topics``, each >= ``min_score``."""
+        if self.config.max_topics == 0:
+            return ()
+        contributions = self.evidence(title, paragraphs)
+        evidence = {code: sum(v for v, _ in values) for code, values in contributions.items()}
+        best = max(evidence.values(), default=0.0)
         scored = []
         for code, value in evidence.items():
             score = round(value / (best + SMOOTHING), 4)
@@ -260,13 +349,7 @@ class TopicTagger:
 
         out = []
         for score, code in scored[: self.config.max_topics]:
-            ranked = sorted(contributions.get(code, ()), key=lambda vl: (-vl[0], vl[1]))
-            out.append(
-                TopicScore(
-                    code=code,
-                    label=self._tops[code].label,
-                    score=score,
-                    evidence=tuple(label for _, label in ranked[:MAX_EVIDENCE]),
-                )
-            )
+            ranked = sorted(contributions[code], key=lambda vl: (-vl[0], vl[1]))
+            labels = tuple(dict.fromkeys(label for _, label in ranked if label))
+            out.append(TopicScore(code=code, label=self._tops[code].label, score=score, evidence=labels[:MAX_EVIDENCE]))
         return tuple(out)
