@@ -12,7 +12,7 @@ permission (a non-root user).
 from __future__ import annotations
 
 import contextlib
-import importlib.util
+import importlib
 import os
 import resource
 import signal
@@ -23,12 +23,8 @@ from pathlib import Path
 
 import pytest
 
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "kill_harness.py"
-_SPEC = importlib.util.spec_from_file_location("feedflow_kill_harness", _PATH)
-assert _SPEC is not None and _SPEC.loader is not None
-harness = importlib.util.module_from_spec(_SPEC)
-sys.modules[_SPEC.name] = harness
-_SPEC.loader.exec_module(harness)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ holds the shared harness
+harness = importlib.import_module("benchmarks.kill_harness")
 
 pytestmark = pytest.mark.slow
 

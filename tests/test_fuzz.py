@@ -10,7 +10,7 @@ record goes unaccounted for. Regression inputs found by the campaign are pinned 
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -21,12 +21,8 @@ from hypothesis import HealthCheck, given, settings
 
 from conftest import eval_data_dir
 
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz.py"
-_SPEC = importlib.util.spec_from_file_location("feedflow_fuzz_targets", _PATH)
-assert _SPEC is not None and _SPEC.loader is not None
-fuzz = importlib.util.module_from_spec(_SPEC)
-sys.modules[_SPEC.name] = fuzz
-_SPEC.loader.exec_module(fuzz)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ holds the shared harness
+fuzz = importlib.import_module("benchmarks.fuzz")
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 SEEDS: list[bytes] = fuzz.seed_files(eval_data_dir() if eval_data_dir().is_dir() else None)

@@ -50,16 +50,11 @@ _STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROF
 def storage_problem(error: BaseException) -> str | None:
     """What went wrong writing, when ``error`` is (or wraps: Beam re-raises worker errors as
     RuntimeError) an OSError of :data:`_STORAGE_ERRNOS`; None otherwise."""
-    seen: set[int] = set()
-    stack: list[BaseException] = [error]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
+    from feedflow.core.fetch import causes
+
+    for current in causes(error):
         if isinstance(current, OSError) and current.errno in _STORAGE_ERRNOS:
             return os.strerror(current.errno) + (f": {current.filename}" if current.filename else "")
-        stack.extend(e for e in (current.__cause__, current.__context__) if e is not None)
     match = re.search(r"\[Errno (\d+)\]", str(error))
     if match and int(match.group(1)) in _STORAGE_ERRNOS:
         return os.strerror(int(match.group(1)))

@@ -56,7 +56,7 @@ from feedflow.config import FetchConfig
 from feedflow.core.excerpt import excerpt
 from feedflow.model import Rejection
 
-__all__ = ["ACCEPT_FEEDS", "FetchResult", "address_problem", "fetch_response", "fetch_url"]
+__all__ = ["ACCEPT_FEEDS", "FetchResult", "address_problem", "causes", "fetch_response", "fetch_url"]
 
 #: Default Accept header: feeds first, then XML and HTML pages, then anything.
 ACCEPT_FEEDS = (
@@ -202,7 +202,7 @@ def _reject(url: str, reason: str, detail: str, sample: bytes | str = b"") -> Re
     return Rejection(input=url, locator="", reason=reason, detail=_short(detail), excerpt=excerpt(sample or url))
 
 
-def _causes(error: BaseException) -> Iterator[BaseException]:
+def causes(error: BaseException) -> Iterator[BaseException]:
     """``error``, its ``__cause__``/``__context__`` chain and exceptions wrapped in its args."""
     seen: set[int] = set()
     stack: list[BaseException] = [error]
@@ -225,14 +225,14 @@ def _is_timeout(error: BaseException) -> bool:
     # urllib3's NewConnectionError (refused, DNS) subclasses ConnectTimeoutError for history's sake.
     timeouts = (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
     return any(
-        isinstance(e, timeouts) and not isinstance(e, urllib3.exceptions.NewConnectionError) for e in _causes(error)
+        isinstance(e, timeouts) and not isinstance(e, urllib3.exceptions.NewConnectionError) for e in causes(error)
     )
 
 
 def _classify(url: str, error: Exception, *, in_body: bool) -> Rejection:
     """Map a requests/urllib3 exception to a Rejection; ``in_body``: raised while reading the body."""
     detail = f"{type(error).__name__}: {error}"
-    blocked = next((e for e in _causes(error) if isinstance(e, BlockedAddressError)), None)
+    blocked = next((e for e in causes(error) if isinstance(e, BlockedAddressError)), None)
     if blocked is not None:
         return _reject(url, "private_address", f"refused: {blocked}")
     if isinstance(error, requests.TooManyRedirects):
@@ -242,7 +242,7 @@ def _classify(url: str, error: Exception, *, in_body: bool) -> Rejection:
     if isinstance(error, requests.exceptions.MissingSchema | requests.exceptions.InvalidURL):
         return _reject(url, "invalid_url", detail)
     if isinstance(error, requests.exceptions.ContentDecodingError) or any(
-        isinstance(e, urllib3.exceptions.DecodeError) for e in _causes(error)
+        isinstance(e, urllib3.exceptions.DecodeError) for e in causes(error)
     ):
         return _reject(url, "bad_content_encoding", detail)
     if _is_timeout(error):
