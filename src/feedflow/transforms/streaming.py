@@ -56,6 +56,7 @@ from feedflow.core.dataset import (
     reject_row,
     write_listing,
 )
+from feedflow.core.faults import crash_point
 from feedflow.core.feedlist import FeedListError, read_feed_lists
 from feedflow.core.poll import FAILED, NOT_MODIFIED, UNCHANGED, PollConfig
 from feedflow.core.schemas import load_schemas
@@ -302,6 +303,7 @@ class CommitInOrderFn(InEventTimeOrder):
         except BaseException:
             dataset.abandon(run_id)
             raise
+        crash_point("after_commit")
         self.save_states(groups.get("poll", []))
         counts = committed["counts"]
         return (
