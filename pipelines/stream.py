@@ -20,14 +20,17 @@ Run it (bounded, on the in-process runner; what the tests run)::
   their ticks, but every window commits when the last tick has fired. So a bound is required there
   (``--stop-after`` / ``--max-ticks`` / ``--once``); use ``feedflow ingest`` (ticks) for a long-lived
   ingester on one machine.
-* Streaming runners (not run on this project's machines: their job servers / GCP are unreachable)::
+* Streaming runners (not run on this project's machines: the Flink job-server jar and GCP are
+  unreachable; docs/streaming.md has the status)::
 
-    feedflow ingest --streaming --feeds feeds.txt --output /shared/news --every 15m -- \\
-        --runner=FlinkRunner --flink_master=HOST:8081 --environment_type=LOOPBACK
-    feedflow ingest --streaming --feeds feeds.txt --output /mnt/news --every 15m -- \\
-        --runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp
+    feedflow ingest --streaming --feeds /shared/feeds.txt --output /shared/news --every 15m -- \\
+        --runner=FlinkRunner --flink_master=HOST:8081 --streaming --environment_type=DOCKER \\
+        --environment_config=REGISTRY/feedflow-worker:0.1.0
+    feedflow ingest --streaming --feeds /shared/feeds.txt --output /shared/news --every 15m -- \\
+        --runner=DataflowRunner --streaming --project=P --region=R --temp_location=gs://B/tmp \\
+        --sdk_container_image=REGISTRY/feedflow-worker:0.1.0
 
-  ``--streaming`` is passed to Beam for you. DIR must be a folder every worker sees at the same path
+  Beam's ``--streaming`` is set for you. DIR must be a folder every worker mounts at the same path
   (the commit step renames files and writes SQLite there), and the lock is held by the launching
   process only.
 * One writer per DIR, as for ``feedflow ingest``; SIGINT/SIGTERM stop the stream: windows not yet
