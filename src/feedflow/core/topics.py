@@ -36,7 +36,7 @@ The method is a transparent, vocabulary-driven term count, refined by a short li
    ``config.min_score`` are returned, best first (ties by code), at most ``config.max_topics``,
    scores rounded to 4 decimals; each topic's ``evidence`` lists what contributed most to it (up to
    ``MAX_EVIDENCE``): labels of its concepts, e.g. politics ← ("migration policy", "heads of
-   state"), and learned words as they are ("quarterback").
+   state"), and learned words as they are (sport ← "broncos", "lakers").
 
 Only top-level codes are output. The same input always gives the same output (no randomness, no
 global state); the tagger holds no mutable state after construction, so one instance may be shared.
@@ -51,6 +51,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from feedflow.config import TopicConfig
@@ -76,9 +77,9 @@ LEARNED_WEIGHT = 0.5
 #: Concepts (with everything below them) whose evidence counts for other tops than their own:
 #: qcode → ((top, share), ...). IPTC files the technology industry under economy; its news is also
 #: science and technology news.
-CROSS_LISTED: Mapping[str, tuple[tuple[str, float], ...]] = {
-    "medtop:20000225": (("medtop:04000000", 0.5), ("medtop:13000000", 1.0)),  # computing and IT
-}
+CROSS_LISTED: Mapping[str, tuple[tuple[str, float], ...]] = MappingProxyType(
+    {"medtop:20000225": (("medtop:04000000", 0.5), ("medtop:13000000", 1.0))}  # computing and IT
+)
 #: Separator put between paragraphs, so that no term matches across two of them.
 _PARAGRAPH_SEPARATOR = " | "
 
@@ -219,9 +220,6 @@ def load_topic_weights(path: str | None = None) -> LearnedWords:
     return parse_topic_weights(json.loads(text))
 
 
-NO_LEARNED_WORDS = LearnedWords(words={})
-
-
 def _trie_regex(terms: Iterable[str]) -> str:
     """One alternation for all ``terms``, factored as a character trie; longest match first."""
     trie: dict[str, Any] = {}
@@ -271,7 +269,7 @@ class TopicTagger:
             raise ValueError(f"min_score must be within [0, 1], not {config.min_score}")
         self.config = config
         if learned is None:
-            learned = load_topic_weights() if vocabulary is None else NO_LEARNED_WORDS
+            learned = load_topic_weights() if vocabulary is None else LearnedWords(words={})
         self.vocabulary = vocabulary if vocabulary is not None else load_vocabulary()
         self.learned = learned
         tops = {c.qcode: c for c in self.vocabulary.top_level()}
