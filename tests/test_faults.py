@@ -81,7 +81,7 @@ def tmpfs(where: Path, size: str) -> Iterator[Path]:
 def feedflow(args: list[str], fsize: int | None = None) -> subprocess.CompletedProcess[str]:
     def limit() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))  # type: ignore[arg-type]
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize or 0, fsize or 0))
 
     return subprocess.run(
         [sys.executable, "-m", "feedflow.cli", *args], capture_output=True, text=True, timeout=600, check=False,

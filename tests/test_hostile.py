@@ -107,7 +107,7 @@ def peak_rss_mb() -> float:
 
 def test_a_1_gb_body_is_cut_off_at_the_limit_without_being_held(http_server: Any) -> None:
     gigabyte = 1 << 30
-    streamed = http_server.route("/huge", GeneratedBody(gigabyte), chunked=True)  # type: ignore[arg-type]
+    streamed = http_server.route("/huge", GeneratedBody(gigabyte), chunked=True)  # sliced as sent, never held
     declared = http_server.route("/declared", b"", headers={"Content-Length": str(gigabyte)})
     config = FetchConfig(max_bytes=8 * 1024 * 1024, allow_private=True)
     before, started = peak_rss_mb(), time.monotonic()
@@ -169,7 +169,7 @@ def test_html_with_100000_nested_elements_is_bounded(tmp_path: Path) -> None:
 
 def test_the_generated_body_really_streams(http_server: Any) -> None:
     """Control for the 1 GB test: under the limit, the generated body arrives whole."""
-    url = http_server.route("/two-mb", GeneratedBody(2 << 20), chunked=True)  # type: ignore[arg-type]
+    url = http_server.route("/two-mb", GeneratedBody(2 << 20), chunked=True)
     result = fetch_url(url, FetchConfig(max_bytes=4 << 20, allow_private=True))
     assert isinstance(result, FetchResult) and len(result.body) == 2 << 20
 
@@ -218,20 +218,21 @@ def test_a_local_opml_of_the_user_may_name_local_files(tmp_path: Path) -> None:
     feed.write_bytes(FEED)
     opml = tmp_path / "list.opml"
     opml.write_text(f'<opml version="2.0"><body><outline type="rss" xmlUrl="file://{feed}"/></body></opml>')
-    records = [r for ref in expand_input(str(opml), DATA) for r in read_input(ref, DATA)]  # type: ignore[arg-type]
+    refs = [ref for ref in expand_input(str(opml), DATA) if isinstance(ref, InputRef)]
+    records = [r for ref in refs for r in read_input(ref, DATA)]
     assert reasons(records) == ["ok"]
 
 
 def test_feeds_listed_in_a_fetched_opml_may_not_point_at_loopback(http_server: Any) -> None:
     feed = http_server.route("/feed.xml", FEED)
     opml = http_server.route("/list.opml", f'<opml version="2.0"><body><outline xmlUrl="{feed}"/></body></opml>')
-    refs = list(expand_input(opml, DATA))  # the OPML URL itself is the user's: fetched from 127.0.0.1
-    assert [r.location for r in refs if isinstance(r, InputRef)] == [feed]
-    records = list(read_input(refs[0], DATA))  # type: ignore[arg-type]
+    refs = [r for r in expand_input(opml, DATA) if isinstance(r, InputRef)]  # the OPML URL is the user's
+    assert [r.location for r in refs] == [feed]
+    records = list(read_input(refs[0], DATA))
     assert reasons(records) == ["private_address"] and "loopback" in records[0].detail
     assert [r.path for r in http_server.requests] == ["/list.opml"]  # the feed was never asked for
     allowed = replace(DATA, fetch=replace(DATA.fetch, allow_private=True))
-    assert reasons(list(read_input(refs[0], allowed))) == ["ok"]  # type: ignore[arg-type]
+    assert reasons(list(read_input(refs[0], allowed))) == ["ok"]
 
 
 def test_a_user_given_url_may_be_local_but_its_redirects_are_checked(http_server: Any) -> None:
@@ -527,3 +528,16 @@ def test_report_filters_bind_hostile_values_as_parameters() -> None:
     con = duckdb.connect()
     con.execute("CREATE TABLE articles AS SELECT * FROM (VALUES ('a.com'), ('b.com')) t(source)")
     assert con.execute(f"SELECT count(*) FROM articles WHERE {where}", params).fetchall() == [(0,)]
+
+
+def test_urls_typed_by_the_user_are_checked_for_their_scheme_too(tmp_path: Path) -> None:
+    from feedflow.core.feedlist import FeedListError, read_feed_lists
+    from feedflow.options import UsageError, parse_run_args
+
+    for url in ("ftp://example.com/feed.xml", "gopher://example.com/", "data://text/plain,x"):
+        with pytest.raises(UsageError, match="unsupported URL scheme"):
+            parse_run_args([url, "--output", str(tmp_path / "out")])
+    listing = tmp_path / "feeds.txt"
+    listing.write_text("https://example.com/ok.xml\nftp://example.com/feed.xml\n")
+    with pytest.raises(FeedListError, match="only http"):
+        read_feed_lists([str(listing)])
