@@ -51,7 +51,7 @@ from feedflow.core.neardup import (
     verify,
 )
 from feedflow.model import Article
-from feedflow.transforms.base import NAMESPACE
+from feedflow.transforms.base import NAMESPACE, Stopwatch
 
 # ------------------------------------------------------------------------------------ boilerplate
 
@@ -102,15 +102,18 @@ class EvidenceFn(beam.DoFn):
     def __init__(self, config: BoilerplateConfig) -> None:
         self._config = config
         self._hasher: MinHasher | None = None
+        self._watch = Stopwatch("Evidence")
 
     def setup(self) -> None:
         self._hasher = MinHasher()
 
     def process(self, article: Article) -> Iterator[Any]:
         assert self._hasher is not None, "setup() was not called"
-        signed = sign(article, self._hasher)
+        with self._watch:
+            signed = sign(article, self._hasher)
+            items = evidence(signed, self._config)
         yield signed
-        for item in evidence(signed, self._config):
+        for item in items:
             yield pvalue.TaggedOutput(EVIDENCE, item)
 
 
@@ -122,12 +125,14 @@ class MarkBoilerplateFn(beam.DoFn):
         self._removed = Metrics.counter(NAMESPACE, "Boilerplate.paragraphs_removed")
         self._articles = Metrics.counter(NAMESPACE, "Boilerplate.articles_changed")
         self._kept = Metrics.counter(NAMESPACE, "Boilerplate.kept_whole_article")
+        self._watch = Stopwatch("MarkBoilerplate")
 
     def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Article]:
         _, groups = element
         keys = set(groups["keys"])
         for article in groups["article"]:
-            marked = mark(article, keys, self._config)
+            with self._watch:
+                marked = mark(article, keys, self._config)
             removed = marked.boilerplate_paragraphs
             if removed:
                 self._removed.inc(removed)
@@ -187,13 +192,16 @@ class SignArticlesFn(beam.DoFn):
 
     def __init__(self) -> None:
         self._hasher: MinHasher | None = None
+        self._watch = Stopwatch("Sign")
 
     def setup(self) -> None:
         self._hasher = MinHasher()
 
     def process(self, article: Article) -> Iterator[Article]:
         assert self._hasher is not None, "setup() was not called"
-        yield sign(article, self._hasher)
+        with self._watch:
+            signed = sign(article, self._hasher)
+        yield signed
 
 
 def _sig_record(article: Article) -> Iterator[SigRecord]:
@@ -238,13 +246,15 @@ class VerifyPairsFn(beam.DoFn):
         self._threshold = threshold
         self._candidates = Metrics.counter(NAMESPACE, "NearDup.candidate_pairs")
         self._verified = Metrics.counter(NAMESPACE, "NearDup.verified_pairs")
+        self._watch = Stopwatch("Verify")
 
     def process(self, element: tuple[Node, dict[str, Iterable[Any]]]) -> Iterator[Edge]:
         _, groups = element
         earlier = list(groups["sig"])
         for later in groups["half"]:
             self._candidates.inc()
-            edge = verify(later, earlier, self._threshold)
+            with self._watch:
+                edge = verify(later, earlier, self._threshold)
             if edge is not None:
                 self._verified.inc()
                 yield edge
@@ -269,6 +279,7 @@ def _follow_heads(element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Ass
 class ApplyAssignmentsFn(beam.DoFn):
     def __init__(self) -> None:
         self._duplicates = Metrics.counter(NAMESPACE, "NearDup.duplicates")
+        self._watch = Stopwatch("ApplyAssignments")
 
     def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Article]:
         _, groups = element
@@ -276,7 +287,9 @@ class ApplyAssignmentsFn(beam.DoFn):
         for article in groups["article"]:
             if assigned:
                 self._duplicates.inc()
-                yield replace(article, duplicate_of=assigned[0].duplicate_of, similarity=assigned[0].similarity)
+                with self._watch:
+                    marked = replace(article, duplicate_of=assigned[0].duplicate_of, similarity=assigned[0].similarity)
+                yield marked
             else:
                 yield article
 

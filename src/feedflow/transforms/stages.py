@@ -10,6 +10,7 @@ WriteDataset      rows → staged Parquet part files + the run's file listing an
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -41,7 +42,7 @@ from feedflow.core.schemas import load_schemas
 from feedflow.core.tagging import EntityStep, TopicStep
 from feedflow.model import Article, Rejection
 from feedflow.options import RunOptions
-from feedflow.transforms.base import NAMESPACE, REJECTS, ApplyCore, LogProgressFn, bind
+from feedflow.transforms.base import NAMESPACE, REJECTS, ApplyCore, LogProgressFn, Stopwatch, bind
 from feedflow.transforms.dedup import CrossArticleDedup
 
 SKIPPED = "skipped"
@@ -154,13 +155,22 @@ class TagEntitiesFn(beam.DoFn):
         self._step: EntityStep | None = None
         self._tagged = Metrics.counter(NAMESPACE, "TagEntities.tagged")
         self._other_language = Metrics.counter(NAMESPACE, "TagEntities.skipped_language")
+        self._watch = Stopwatch("TagEntities")
+        self._setup_us = 0  # model load; counted in the first bundle (no metrics context in setup())
 
     def setup(self) -> None:
+        start = time.thread_time_ns()
         self._step = EntityStep(self._config)
+        self._setup_us = (time.thread_time_ns() - start) // 1000
 
     def process(self, batch: Sequence[Article]) -> Iterator[Article]:
         assert self._step is not None, "setup() was not called"
-        for article in self._step(batch):
+        if self._setup_us:
+            Metrics.counter(NAMESPACE, "TagEntities.setup_us").inc(self._setup_us)
+            self._setup_us = 0
+        with self._watch:
+            tagged = self._step(batch)
+        for article in tagged:
             (self._tagged if article.entities_tagged else self._other_language).inc()
             yield article
 
@@ -232,6 +242,7 @@ class WritePartsFn(beam.DoFn):
         self._staging_dir = staging_dir
         self._max_rows = max_rows
         self._writer: PartFileWriter | None = None
+        self._watch = Stopwatch("WriteParts")
 
     def setup(self) -> None:
         self._schemas = load_schemas()
@@ -241,12 +252,30 @@ class WritePartsFn(beam.DoFn):
 
     def process(self, row: TableRow) -> Iterator[WrittenFile]:
         assert self._writer is not None
-        yield from self._writer.add(row)
+        with self._watch:
+            written = self._writer.add(row)
+        yield from written
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         assert self._writer is not None
-        for written in self._writer.flush():
+        with self._watch:
+            files = self._writer.flush()
+        for written in files:
             yield WindowedValue(written, window.GlobalWindow().max_timestamp(), (window.GlobalWindow(),))
+
+
+class ArticleRowsFn(beam.DoFn):
+    """Article → its table rows (articles, paragraphs, entities)."""
+
+    def __init__(self, run_id: str, partition_by: Sequence[str]) -> None:
+        self._run_id = run_id
+        self._partition_by = tuple(partition_by)
+        self._watch = Stopwatch("ArticleRows")
+
+    def process(self, article: Article) -> Iterator[TableRow]:
+        with self._watch:
+            rows = article_rows(article, self._run_id, self._partition_by)
+        yield from rows
 
 
 def _stat_keys_of_row(row: TableRow) -> str:
@@ -278,7 +307,7 @@ class WriteDataset(beam.PTransform[tuple[PCollection[Any], ...], Any]):
     def expand(self, inputs: tuple[PCollection[Any], ...]) -> PCollection[Any]:
         articles, rejects, skipped, records_in = inputs
         run_id, run_date, partition_by = self._run_id, self._run_date, self._partition_by
-        article_table_rows = articles | "ArticleRows" >> beam.FlatMap(lambda a: article_rows(a, run_id, partition_by))
+        article_table_rows = articles | "ArticleRows" >> beam.ParDo(ArticleRowsFn(run_id, partition_by))
         reject_table_rows = rejects | "RejectRows" >> beam.Map(lambda r: reject_row(r, run_id, run_date))
         rows = (article_table_rows, reject_table_rows) | "AllRows" >> beam.Flatten()
         files = rows | "WriteParts" >> beam.ParDo(WritePartsFn(self._staging_dir, self._max_rows))

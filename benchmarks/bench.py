@@ -1,0 +1,494 @@
+"""End-to-end benchmark of `feedflow run`: `make bench` (or python benchmarks/bench.py --sizes 1000,5000).
+
+Not part of the test suite. For each corpus size (built by :mod:`corpus` from real text, written as
+JSON Lines), in ONE invocation so that the ratios compare runs made under the same machine load:
+
+* ``feedflow run`` with all stages at ``--workers 1`` and ``--workers 2`` (sizes up to ``--ner-max``),
+  and with ``--skip entities,topics`` at 1 and 2 workers (every size): wall time, articles/s, words/s,
+  peak RSS of the whole process tree (the run and its SDK worker processes, sampled every 50 ms);
+* startup, separately: the same command over a 20-article corpus (imports, pipeline construction,
+  worker start, model load; the fastest of ``--startup-repeats`` runs), and throughput with the
+  startup taken out (shown only where the run took over twice its startup: otherwise it is noise);
+* a per-stage breakdown from the run's own Beam counters ``<step>.time_us`` (thread CPU time inside
+  each step, summed over workers; what is left of the run's CPU time is Beam: shuffles, encoding,
+  scheduling);
+* CPU time of the whole process tree next to wall time: on a shared machine wall time depends on
+  the neighbours, CPU time much less, so rates are also given per CPU second;
+* the baseline: raw spaCy ``nlp.pipe`` with the same pipeline (same model, same components, same
+  batch size) over the same unique paragraphs that reach NER in the pipeline (distinct texts of the
+  written bodies of tagged articles), with ``n_process`` 1 and 2, model load excluded; the ratio
+  pipeline ÷ baseline.
+
+Output: ``build/bench/bench-<time>.json`` (everything, with the machine: cores, CPU model, load) and a
+Markdown table printed and written beside it (``bench-<time>.md``; ``bench.json``/``bench.md`` are the
+latest). Shared data: ``$FEEDFLOW_EVAL_DATA`` or ``../shared/data``; without it the corpus falls back
+to ``seeds/`` (far less varied text, said in the output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import corpus as cp
+
+REPO = Path(__file__).resolve().parents[1]
+STARTUP_ARTICLES = 20
+
+#: Per-stage breakdown: stage → the steps (counter ``<step>.time_us``) that make it.
+STAGES: dict[str, tuple[str, ...]] = {
+    "read+clean": ("ExpandInputs", "ReadInputs", "CleanAndIdentify"),
+    "dedup": ("Evidence", "MarkBoilerplate", "Sign", "Verify", "ApplyAssignments"),
+    "topics": ("TagTopics",),
+    "NER": ("TagEntities",),
+    "write": ("ArticleRows", "WriteParts"),
+}
+
+_RUNNER = """
+import json, sys, time
+start = time.perf_counter()
+from feedflow.cli import main
+imported = time.perf_counter() - start
+status = main(sys.argv[1:])
+print(json.dumps({"status": status, "import_s": imported, "seconds": time.perf_counter() - start}))
+"""
+
+_BASELINE = """
+import json, sys, time
+from feedflow.config import NerConfig
+from feedflow.core.entities import _load_pipeline  # the tagger's own loader: the same components
+texts = json.load(open(sys.argv[1], encoding="utf-8"))
+processes = int(sys.argv[2])
+config = NerConfig(**({"model": sys.argv[3]} if len(sys.argv) > 3 else {}))
+start = time.perf_counter()
+nlp = _load_pipeline(config)
+loaded = time.perf_counter() - start
+import resource
+def cpu():
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+start, cpu_start = time.perf_counter(), cpu()
+entities = sum(len(doc.ents) for doc in nlp.pipe(texts, batch_size=config.batch_size, n_process=processes))
+seconds, pipe_cpu = time.perf_counter() - start, cpu() - cpu_start
+print(json.dumps({"status": 0, "seconds": seconds, "pipe_cpu_s": pipe_cpu, "load_s": loaded, "entities": entities,
+                  "components": list(nlp.pipe_names), "model": config.model, "batch_size": config.batch_size}))
+"""
+
+
+# ----------------------------------------------------------------------------------------- running
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import psutil
+
+    return {
+        "cores": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+class TreeRss:
+    """Peak resident memory of a process and all its descendants (sum over the tree), sampled."""
+
+    def __init__(self, pid: int, every: float = 0.05) -> None:
+        import psutil
+
+        self._root = psutil.Process(pid)
+        self._every = every
+        self.peak = 0
+        self.peak_single = 0
+        self.max_processes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            try:
+                tree = [self._root, *self._root.children(recursive=True)]
+            except psutil.Error:
+                break
+            sizes = []
+            for process in tree:
+                try:
+                    sizes.append(process.memory_info().rss)
+                except psutil.Error:
+                    continue
+            if sizes:
+                self.peak = max(self.peak, sum(sizes))
+                self.peak_single = max(self.peak_single, max(sizes))
+                self.max_processes = max(self.max_processes, len(sizes))
+            self._stop.wait(self._every)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_python(code: str, args: Sequence[str]) -> dict[str, Any]:
+    """``python -c code args`` in a fresh process; its JSON result line, wall time, CPU time of the
+    process tree (user + system of the process and every descendant it waited for) and tree RSS."""
+    load_before = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    monitor = TreeRss(process.pid)
+    stdout, stderr = process.communicate()
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    monitor.stop()
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    result: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+    if process.returncode != 0 or result.get("status") != 0:
+        raise SystemExit(f"failed: {' '.join(args)}\n{stdout[-3000:]}\n{stderr[-5000:]}")
+    return {
+        **result,
+        "wall_s": wall,
+        "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "peak_rss_mib": monitor.peak / 2**20,
+        "peak_rss_largest_process_mib": monitor.peak_single / 2**20,
+        "processes": monitor.max_processes,
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+    }
+
+
+@dataclass
+class Measure:
+    """One timed run. ``startup`` is (wall s, CPU s) of the same command over a 20-article corpus.
+
+    On a shared machine wall time depends on what else runs; CPU time much less. So every rate is
+    given both ways: per wall second, and per CPU second with the startup's CPU taken out (``steady``:
+    what one busy core would do; for 2 workers the CPU of both is counted, so it shows the overhead
+    of parallelism, not its speed-up)."""
+
+    size: int
+    name: str  # full | skip | baseline
+    workers: int
+    articles: int
+    words: int
+    result: dict[str, Any]
+    startup: tuple[float, float] = (0.0, 0.0)
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return float(self.result["seconds"])
+
+    @property
+    def cpu_steady(self) -> float:
+        """CPU seconds less the startup's (the baseline reports its own nlp.pipe CPU, load excluded)."""
+        if self.name == "baseline":
+            return float(self.result["pipe_cpu_s"])
+        return max(float(self.result["cpu_s"]) - self.startup[1], 1e-3)
+
+    @property
+    def wall_steady(self) -> float | None:
+        """Wall time less startup; None where startup is most of the run (the difference is noise)."""
+        return self.seconds - self.startup[0] if self.seconds > 2 * self.startup[0] else None
+
+    def rate(self) -> float:
+        return self.articles / self.seconds
+
+    def rate_steady(self) -> float | None:
+        return self.articles / self.wall_steady if self.wall_steady else None
+
+    def rate_cpu(self) -> float:
+        return self.articles / self.cpu_steady
+
+    def row(self) -> dict[str, Any]:
+        steady = self.rate_steady()
+        return {
+            "size": self.size,
+            "run": self.name,
+            "workers": self.workers,
+            "seconds": round(self.seconds, 2),
+            "cpu_s": round(float(self.result.get("cpu_s", 0.0)), 2),
+            "startup_s": round(self.startup[0], 2),
+            "startup_cpu_s": round(self.startup[1], 2),
+            "articles_per_s": round(self.rate(), 1),
+            "words_per_s": round(self.words / self.seconds),
+            "articles_per_s_steady": None if steady is None else round(steady, 1),
+            "articles_per_cpu_s": round(self.rate_cpu(), 1),
+            "peak_rss_mib": round(self.result["peak_rss_mib"]),
+            "stages_s": {k: round(v, 2) for k, v in self.stages.items()},
+            "raw": self.result,
+        }
+
+
+def feedflow_run(inputs: Path, out: Path, skip: str, workers: int, model: str | None) -> dict[str, Any]:
+    shutil.rmtree(out, ignore_errors=True)
+    args = ["run", str(inputs), "--output", str(out), "--workers", str(workers)]
+    if skip:
+        args += ["--skip", skip]
+    if model:
+        args += ["--ner-model", model]
+    result = run_python(_RUNNER, args)
+    [manifest] = [json.loads(p.read_text()) for p in sorted((out / "_runs").glob("*.json"))]
+    result["metrics"] = manifest.get("metrics", {})
+    result["counts"] = {k: v for k, v in manifest.items() if isinstance(v, int)}
+    return result
+
+
+def stage_seconds(metrics: dict[str, int]) -> dict[str, float]:
+    """Seconds per stage from the ``<step>.time_us`` counters (summed over workers)."""
+    seconds = {stage: sum(metrics.get(f"{step}.time_us", 0) for step in steps) / 1e6 for stage, steps in STAGES.items()}
+    seconds["model load"] = metrics.get("TagEntities.setup_us", 0) / 1e6
+    return seconds
+
+
+def ner_paragraphs(out: Path) -> list[str]:
+    """The distinct paragraphs that reached NER in a full run: bodies of articles tagged with entities."""
+    import duckdb
+
+    rows = (
+        duckdb.connect()
+        .sql(f"SELECT text FROM read_parquet('{out}/articles/**/*.parquet') WHERE entities_tagged ORDER BY url")
+        .fetchall()
+    )
+    return list(dict.fromkeys(p for (text,) in rows for p in text.split("\n\n") if p.strip()))
+
+
+# ----------------------------------------------------------------------------------------- report
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a and b else None
+
+
+def _target(target: str, value: float | None, met: bool, note: str) -> dict[str, Any]:
+    return {"target": target, "value": value, "met": met, "note": note}
+
+
+def targets(measures: list[Measure]) -> list[dict[str, Any]]:
+    """The issue's targets, each with the measured figure. Rates are per CPU second less startup
+    (robust on a shared machine); the wall-clock figure is in the note. Workers scaling is wall only."""
+    by = {(m.size, m.name, m.workers): m for m in measures}
+    sizes = sorted({m.size for m in measures})
+    ner_sizes = sorted({m.size for m in measures if m.name == "full"})
+    out: list[dict[str, Any]] = []
+    if ner_sizes:
+        n = ner_sizes[-1]
+        full1, base1 = by.get((n, "full", 1)), by.get((n, "baseline", 1))
+        if full1 and base1:
+            value = ratio(full1.rate_cpu(), base1.rate_cpu())
+            note = (
+                f"{full1.rate_cpu():.1f} vs {base1.rate_cpu():.1f} articles per CPU s; wall: "
+                f"{ratio(full1.rate_steady(), base1.rate())} without startup, {ratio(full1.rate(), base1.rate())} with"
+            )
+            out.append(_target(f"all stages ≥ 0.9 × raw nlp.pipe, 1 worker ({n:,})", value, (value or 0) >= 0.9, note))
+        full2 = by.get((n, "full", 2))
+        if full1 and full2:
+            value = ratio(full2.rate_steady(), full1.rate_steady())
+            base2 = by.get((n, "baseline", 2))
+            note = f"with startup {ratio(full2.rate(), full1.rate())}"
+            if base1 and base2:
+                note += f"; nlp.pipe n_process 2 ÷ 1: {ratio(base2.rate(), base1.rate())}"
+            out.append(_target(f"--workers 2 ≥ 1.7 × --workers 1, wall ({n:,})", value, (value or 0) >= 1.7, note))
+    for n in sizes:
+        skip1 = by.get((n, "skip", 1))
+        if skip1:
+            value = round(skip1.rate_cpu(), 1)
+            steady = skip1.rate_steady()
+            note = f"wall: {steady or 0:.0f}/s without startup, {skip1.rate():.0f}/s with"
+            what = f"--skip entities,topics ≥ 1,000 articles/s, 1 core ({n:,})"
+            out.append(_target(what, value, value >= 1000, note))
+    if len(sizes) >= 2:
+        small, large = sizes[0], sizes[-1]
+        for name in ("skip", "full"):
+            a, b = by.get((small, name, 1)), by.get((large, name, 1))
+            if a and b:
+                value = ratio(b.result["peak_rss_mib"], a.result["peak_rss_mib"])
+                note = f"{a.result['peak_rss_mib']:.0f} → {b.result['peak_rss_mib']:.0f} MiB"
+                what = f"peak RSS {large:,} ≤ 1.25 × {small:,} ({name}, 1 worker)"
+                out.append(_target(what, value, value is not None and value <= 1.25, note))
+    return out
+
+
+RUN_NAMES = {"full": "all stages", "skip": "--skip entities,topics", "baseline": "spaCy nlp.pipe"}
+
+
+def markdown(record: dict[str, Any]) -> str:
+    m = record["machine"]
+    lines = [
+        f"feedflow benchmark {record['started']}: {m['cores']} cores ({m['cpu_model']}), "
+        f"{m['memory_gib']} GiB, Python {m['python']}, load average {record.get('load', '?')}; "
+        f"corpus: {record['corpus_origin']}; NER model {record['ner_model']}",
+        "",
+        "| articles | run | workers | wall s | startup s | articles/s | words/s | articles/s w/o startup "
+        "| CPU s | articles per CPU s w/o startup | peak RSS MiB | ÷ baseline (CPU) |",
+        "|---" * 12 + "|",
+    ]
+    base = {r["size"]: r for r in record["runs"] if r["run"] == "baseline" and r["workers"] == 1}
+    for r in record["runs"]:
+        b = base.get(r["size"])
+        vs = ratio(r["articles_per_cpu_s"], b["articles_per_cpu_s"]) if b and r["run"] == "full" else None
+        steady = "" if r["articles_per_s_steady"] is None else f"{r['articles_per_s_steady']:,.0f}"
+        startup = "" if r["run"] == "baseline" else f"{r['startup_s']:.1f}"
+        lines.append(
+            f"| {r['size']:,} | {RUN_NAMES[r['run']]} | {r['workers']} | {r['seconds']:.1f} | {startup} "
+            f"| {r['articles_per_s']:,.1f} | {r['words_per_s']:,} | {steady} | {r['cpu_s']:.1f} "
+            f"| {r['articles_per_cpu_s']:,.1f} | {r['peak_rss_mib']:,} | {'' if vs is None else f'{vs:.2f}'} |"
+        )
+    lines += [
+        "",
+        "Startup = the same command over 20 articles (fastest of the repeats): wall / CPU s "
+        + ", ".join(f"{k} {v[0]:.1f} / {v[1]:.1f}" for k, v in record["startup"].items())
+        + ". The baseline's CPU is that of nlp.pipe alone (model load excluded).",
+        "",
+        "Per-stage CPU s from the run's own `<step>.time_us` counters (thread CPU time, summed over workers);"
+        " `rest` = the run's CPU − startup CPU − stages: Beam (shuffles, encoding, bundles, scheduling).",
+        "",
+    ]
+    names = [*STAGES, "model load"]
+    lines += ["| articles | run | workers | " + " | ".join(names) + " | rest |", "|---" * (len(names) + 4) + "|"]
+    for r in record["runs"]:
+        if r["run"] == "baseline":
+            continue
+        stages = r["stages_s"]
+        rest = r["cpu_s"] - r["startup_cpu_s"] - sum(v for k, v in stages.items() if k != "model load")
+        lines.append(
+            f"| {r['size']:,} | {r['run']} | {r['workers']} | "
+            + " | ".join(f"{stages.get(n, 0):.1f}" for n in names)
+            + f" | {rest:.1f} |"
+        )
+    lines += ["", "| target | measured | met | note |", "|---|---|---|---|"]
+    for t in record["targets"]:
+        lines.append(f"| {t['target']} | {t['value']} | {'yes' if t['met'] else 'no'} | {t['note']} |")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,5000", help="corpus sizes, comma-separated (default 1000,5000)")
+    parser.add_argument(
+        "--ner-max", type=int, default=1000, help="run NER (all stages, baseline) only up to this size (default 1000)"
+    )
+    parser.add_argument("--workers", default="1,2", help="worker counts (default 1,2)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--ner-model", default=None, help="spaCy model (default: feedflow's default)")
+    parser.add_argument("--out", type=Path, default=REPO / "build" / "bench", help="where results go")
+    parser.add_argument("--startup-repeats", type=int, default=2, help="startup runs per setting (fastest kept)")
+    parser.add_argument("--keep", action="store_true", help="keep corpora and datasets (under --out/work)")
+    ns = parser.parse_args(argv)
+    sizes = [int(s) for s in ns.sizes.split(",") if s.strip()]
+    worker_counts = [int(w) for w in ns.workers.split(",") if w.strip()]
+    from feedflow.config import NerConfig
+
+    record: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "ner_model": ns.ner_model or NerConfig().model,
+        "args": vars(ns) | {"out": str(ns.out)},
+    }
+    ns.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-", dir=ns.out)) if not ns.keep else ns.out / "work"
+    measures: list[Measure] = []
+    corpora: dict[int, dict[str, Any]] = {}
+    try:
+        startup_corpus = cp.build(STARTUP_ARTICLES, ns.seed)
+        cp.write(startup_corpus, work / "startup", feeds=False)
+        record["corpus_origin"] = startup_corpus.origin
+        startup: dict[tuple[str, int], tuple[float, float]] = {}
+        for name, skip in (("full", ""), ("skip", "entities,topics")):
+            if name == "full" and not any(n <= ns.ner_max for n in sizes):
+                continue
+            for workers in worker_counts:
+                for _ in range(max(1, ns.startup_repeats)):
+                    r = feedflow_run(work / "startup" / "jsonl", work / "out-startup", skip, workers, ns.ner_model)
+                    known = startup.get((name, workers), (r["seconds"], r["cpu_s"]))
+                    startup[(name, workers)] = (min(known[0], r["seconds"]), min(known[1], r["cpu_s"]))
+                wall, cpu = startup[(name, workers)]
+                print(f"startup {name} w{workers}: {wall:.1f} s, {cpu:.1f} CPU s", flush=True)
+        for n in sizes:
+            built = cp.build(n, ns.seed)
+            corpora[n] = cp.write(built, work / f"corpus-{n}", feeds=False)
+            words = int(corpora[n]["words"])
+            print(f"corpus {n}: {json.dumps(corpora[n])}", flush=True)
+            inputs = work / f"corpus-{n}" / "jsonl"
+            runs = [("skip", "entities,topics")] + ([("full", "")] if n <= ns.ner_max else [])
+            for name, skip in runs:
+                for workers in worker_counts:
+                    out = work / f"out-{n}-{name}-{workers}"
+                    r = feedflow_run(inputs, out, skip, workers, ns.ner_model)
+                    m = Measure(n, name, workers, n, words, r, startup[(name, workers)], stage_seconds(r["metrics"]))
+                    measures.append(m)
+                    print(
+                        f"{n} {name} w{workers}: {m.seconds:.1f} s, {n / m.seconds:.0f} articles/s, "
+                        f"{m.rate_cpu():.0f} per CPU s w/o startup, peak RSS {r['peak_rss_mib']:.0f} MiB "
+                        f"(load {r['load_before']:.1f}→{r['load_after']:.1f})",
+                        flush=True,
+                    )
+                    if name == "full" and workers == worker_counts[0]:
+                        texts = ner_paragraphs(out)
+                        (work / f"ner-{n}.json").write_text(json.dumps(texts), encoding="utf-8")
+                    if not ns.keep and not (name == "full" and workers == worker_counts[0]):
+                        shutil.rmtree(out, ignore_errors=True)
+            if n <= ns.ner_max:
+                for processes in worker_counts:
+                    extra = [ns.ner_model] if ns.ner_model else []
+                    r = run_python(_BASELINE, [str(work / f"ner-{n}.json"), str(processes), *extra])
+                    r["paragraphs"] = len(json.loads((work / f"ner-{n}.json").read_text(encoding="utf-8")))
+                    measures.append(Measure(n, "baseline", processes, n, words, r))
+                    print(
+                        f"{n} baseline n_process={processes}: {r['seconds']:.1f} s over {r['paragraphs']} unique "
+                        f"paragraphs ({n / r['seconds']:.0f} articles/s, {n / r['pipe_cpu_s']:.1f} per CPU s; "
+                        f"model load {r['load_s']:.1f} s, "
+                        f"components {r['components']})",
+                        flush=True,
+                    )
+    finally:
+        if not ns.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    record["corpora"] = corpora
+    record["startup"] = {f"{k[0]} w{k[1]}": [round(v[0], 2), round(v[1], 2)] for k, v in startup.items()}
+    record["load"] = f"{os.getloadavg()[0]:.1f}"
+    record["runs"] = [m.row() for m in measures]
+    record["targets"] = targets(measures)
+    stamp = record["started"].replace(":", "").replace("-", "")[:15]
+    table = markdown(record)
+    for name in (f"bench-{stamp}", "bench"):
+        (ns.out / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        (ns.out / f"{name}.md").write_text(table, encoding="utf-8")
+    print("\n" + table)
+    print(f"written: {ns.out}/bench-{stamp}.json and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
