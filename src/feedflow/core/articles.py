@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from feedflow.config import CleanConfig
 from feedflow.core.clean import clean_paragraphs, clean_text, clean_title
-from feedflow.core.dedup import content_hash, dedup_paragraphs
+from feedflow.core.dedup import dedup_with_hash
 from feedflow.core.excerpt import excerpt
 from feedflow.core.html import html_to_paragraphs
 from feedflow.core.identity import SourceNamer, article_id, canonical_url
@@ -62,9 +62,8 @@ class ArticleBuilder:
         title = clean_title(raw.title)
         feed_url = raw.feed_url
         source = self._sources.source(raw.source, url, canonical_url(feed_url) or None, raw.input)
-        dedup = dedup_paragraphs(paragraphs)
+        dedup, digest = dedup_with_hash(paragraphs)
         body = [p.text for p in dedup if p.duplicate_of is None]
-        digest = content_hash(body)
         summary = None
         if raw.summary:
             summary = " ".join(clean_paragraphs(html_to_paragraphs(raw.summary), self._config.clean)) or None

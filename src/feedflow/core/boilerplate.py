@@ -40,6 +40,7 @@ history in one worker.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,7 +49,7 @@ import pyarrow.parquet as pq
 
 from feedflow.core.dataset import footer_problem
 from feedflow.core.dedup import normalize_for_dedup
-from feedflow.model import Article
+from feedflow.model import Article, Paragraph
 
 #: (source, key_hash): what boilerplate is counted per.
 SourceKey = tuple[str, int]
@@ -57,6 +58,9 @@ Evidence = tuple[str, tuple[int, ...]]
 
 SKETCH_SIZE = 32
 SAME_STORY = 0.4
+
+#: A word of the dedup key (:func:`normalize_for_dedup` splits at every run of ``[\W_]``).
+_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +84,11 @@ class BoilerplateConfig:
 
 def long_enough(text: str, config: BoilerplateConfig) -> bool:
     """Whether a paragraph is long enough to be boilerplate evidence (see module docstring)."""
-    return len(text.strip()) >= config.min_chars and len(normalize_for_dedup(text).split()) >= config.min_words
+    if len(text.strip()) < config.min_chars:
+        return False
+    # For ASCII text the key's words are exactly the runs of letters and digits: no need to build the key.
+    words = len(_WORD.findall(text)) if text.isascii() else len(normalize_for_dedup(text).split())
+    return words >= config.min_words
 
 
 def sketch_of(minhash: Sequence[int] | None) -> tuple[int, ...]:
@@ -142,7 +150,7 @@ def mark(article: Article, boilerplate_keys: Iterable[int], config: BoilerplateC
         article,
         minhash=() if removed else article.minhash,  # a signature of the old body is stale
         paragraphs=tuple(
-            replace(p, boilerplate=(p.key_hash in removed) if flag else None)
+            Paragraph(p.position, p.text, p.key_hash, p.duplicate_of, (p.key_hash in removed) if flag else None)
             for p, flag in zip(article.paragraphs, flags, strict=True)
         ),
     )

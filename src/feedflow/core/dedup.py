@@ -52,13 +52,25 @@ def key_hash(text: str) -> int:
 
 def dedup_paragraphs(texts: Sequence[str]) -> tuple[Paragraph, ...]:
     """Mark later copies of a paragraph (same dedup key) as duplicates of the first; keep all."""
+    return dedup_with_hash(texts)[0]
+
+
+def dedup_with_hash(texts: Sequence[str]) -> tuple[tuple[Paragraph, ...], str]:
+    """:func:`dedup_paragraphs` and the :func:`content_hash` of the deduplicated body, normalizing
+    each paragraph once (the normalization is most of the cost of both)."""
     first: dict[int, int] = {}
     out: list[Paragraph] = []
+    digest = hashlib.blake2b(digest_size=16)
     for position, text in enumerate(texts):
-        key = key_hash(text)
-        out.append(Paragraph(position=position, text=text, key_hash=key, duplicate_of=first.get(key)))
-        first.setdefault(key, position)
-    return tuple(out)
+        normalized = normalize_for_dedup(text)
+        key = hash64(normalized)
+        duplicate_of = first.get(key)
+        out.append(Paragraph(position, text, key, duplicate_of))
+        if duplicate_of is None:
+            first[key] = position
+            digest.update(normalized.encode("utf-8", "surrogatepass"))
+            digest.update(b"\n")
+    return tuple(out), digest.hexdigest()
 
 
 def content_hash(paragraphs: Sequence[str]) -> str:

@@ -1,0 +1,61 @@
+"""The performance fast paths (issue 5) give exactly the results of the code they short-cut."""
+
+from __future__ import annotations
+
+import pickle
+import pickletools
+
+from ftfy.badness import BADNESS_RE, is_bad
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feedflow.core.boilerplate import BoilerplateConfig, long_enough
+from feedflow.core.dedup import content_hash, dedup_paragraphs, dedup_with_hash, normalize_for_dedup
+from feedflow.model import Article, Entity, Paragraph, TopicScore
+from feedflow.transforms import pickling
+
+ASCII = [chr(i) for i in range(128)]
+
+
+def test_no_ascii_text_is_bad_for_ftfy() -> None:
+    """clean.py skips ftfy's badness check for ASCII text: every pattern needs a non-ASCII character.
+    Every ASCII string of three characters is checked (the patterns' ASCII parts are at most that long)."""
+    triples = (a + b + c for a in ASCII for b in ASCII for c in ASCII)
+    assert not any(BADNESS_RE.search(t) for t in triples)
+    assert is_bad("The Ã©tudiant said â€œhelloâ€")  # the check itself still sees mojibake
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["A caption.", "a  CAPTION", "Body 12 text!", "Café été", "Other."]), max_size=8))
+def test_dedup_with_hash_is_dedup_paragraphs_and_content_hash_of_the_body(texts: list[str]) -> None:
+    paragraphs, digest = dedup_with_hash(texts)
+    assert paragraphs == dedup_paragraphs(texts)
+    assert digest == content_hash([p.text for p in paragraphs if p.duplicate_of is None])
+
+
+def _long_enough_reference(text: str, config: BoilerplateConfig) -> bool:
+    return len(text.strip()) >= config.min_chars and len(normalize_for_dedup(text).split()) >= config.min_words
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from([*"ab1_ -.,'\t", "é", "ß", "—", "\u0301", "0"]), max_size=60))
+def test_long_enough_fast_path_matches_the_key_word_count(text: str) -> None:
+    config = BoilerplateConfig(min_chars=5, min_words=3)
+    assert long_enough(text, config) == _long_enough_reference(text, config)
+
+
+def test_records_pickle_to_equal_records_through_the_registered_reducers() -> None:
+    pickling.register()
+    article = Article(
+        article_id="a1", input="in", locator="line 1", kind="json", url="https://x.example/1", source="x.example",
+        feed_url=None, title="T", authors=("A",), published_at=None,
+        fetched_at=__import__("datetime").datetime(2024, 1, 1, tzinfo=__import__("datetime").UTC), summary=None,
+        paragraphs=(Paragraph(0, "Hello world.", 5, None, False), Paragraph(1, "Hello world!", 5, 0, None)),
+        content_hash="h", language="en", entities=(Entity("World", "LOC", 1, ("world",), 6),),
+        topics=(TopicScore("medtop:1", "x", 0.5, ("y",)),), entities_tagged=True, minhash=(1, -2),
+    )  # fmt: skip
+    data = pickle.dumps(article, pickle.HIGHEST_PROTOCOL)
+    assert pickle.loads(data) == article
+    # rebuilt by the constructor from its values (REDUCE), not by dataclasses' per-field state (BUILD)
+    opcodes = {op.name for op, _, _ in pickletools.genops(data)}
+    assert "REDUCE" in opcodes and "BUILD" not in opcodes
