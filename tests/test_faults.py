@@ -48,6 +48,24 @@ def test_kill_9_of_feedflow_run_at_random_moments_then_a_rerun_gives_the_same_da
     assert landed >= 1, "\n".join(lines)  # at least one kill hit a running process
 
 
+@pytest.mark.parametrize("point", ["before_commit", "mid_commit"])
+def test_kill_9_of_feedflow_run_at_each_commit_point_then_a_rerun_gives_the_same_dataset(
+    tmp_path: Path, point: str
+) -> None:
+    """Random kills mostly land in start-up and the pipeline; the commit's named points are hit here."""
+    inputs = harness.make_inputs(tmp_path / "inputs")
+    assert harness.clean_run(inputs, tmp_path / "reference").returncode == 0
+    out = tmp_path / "data"
+    killed = subprocess.run(
+        harness.run_command(inputs, out), capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "FEEDFLOW_CRASH_AT": point},
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    assert (point == "mid_commit") == any((out / "_staging").glob("*/_commit.json"))
+    assert harness.clean_run(inputs, out).returncode == 0
+    assert harness.compare(harness.dataset_state(tmp_path / "reference"), harness.dataset_state(out)) == []
+
+
 def test_the_harness_notices_a_different_dataset(tmp_path: Path) -> None:
     inputs = harness.make_inputs(tmp_path / "inputs")
     assert harness.clean_run(inputs, tmp_path / "a").returncode == 0
