@@ -81,7 +81,7 @@ def no_network() -> Iterator[None]:
         return Rejection(input=url, locator="", reason="url_unreachable", detail="fuzzing: no network")
 
     real = readers.fetch_url
-    readers.fetch_url = refuse  # type: ignore[assignment]
+    readers.fetch_url = refuse  # type: ignore[assignment]  # a stub with fetch_url's contract (a Rejection)
     try:
         yield
     finally:
