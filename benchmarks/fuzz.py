@@ -189,7 +189,10 @@ def target_url(url: str) -> int:
     if canonical is None:
         return 1
     assert canonical.startswith(("http://", "https://")), canonical
-    if "[" not in url:  # IPv6 hosts lose their brackets: a known finding, see tests/test_fuzz.py
+    # Known findings pinned as strict xfails in tests/test_fuzz.py (core/identity.py): IPv6 hosts lose
+    # their brackets, a host of only dots becomes no host.
+    known = "[" in url or canonical.split("/", 3)[2] == ""
+    if not known:
         assert canonical_url(canonical) == canonical, (url, canonical)
     return 1
 
