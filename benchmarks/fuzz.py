@@ -189,11 +189,8 @@ def target_url(url: str) -> int:
     if canonical is None:
         return 1
     assert canonical.startswith(("http://", "https://")), canonical
-    # Known findings pinned as strict xfails in tests/test_fuzz.py (core/identity.py): IPv6 hosts lose
-    # their brackets, a host of only dots becomes no host.
-    known = "[" in url or canonical.split("/", 3)[2] == ""
-    if not known:
-        assert canonical_url(canonical) == canonical, (url, canonical)
+    assert canonical.split("/", 3)[2], (url, canonical)  # never a URL without a host
+    assert canonical_url(canonical) == canonical, (url, canonical)
     return 1
 
 

@@ -68,11 +68,6 @@ def test_fuzz_regression(target: str, value: Any) -> None:
     assert fuzz.run_target(target, value) >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding for core/identity.py: canonical_url drops an IPv6 host's brackets ('http://::1/'), so "
-    "the canonical URL is no URL and canonicalising it again gives None",
-)
 def test_canonical_url_of_an_ipv6_host_is_itself_canonical() -> None:
     from feedflow.core.identity import canonical_url
 
@@ -80,11 +75,6 @@ def test_canonical_url_of_an_ipv6_host_is_itself_canonical() -> None:
     assert canonical is not None and canonical_url(canonical) == canonical
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding for core/dataset.py: safe_partition_value cuts a long non-ASCII value inside a UTF-8 "
-    "sequence; DuckDB and pyarrow then refuse the whole dataset with Hive partitioning",
-)
 def test_a_cut_partition_value_is_still_valid_utf8() -> None:
     from urllib.parse import unquote_to_bytes
 
@@ -93,11 +83,6 @@ def test_a_cut_partition_value_is_still_valid_utf8() -> None:
     unquote_to_bytes(safe_partition_value("Ж" * 100)).decode("utf-8")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding for core/identity.py (make fuzz): a host of only dots ('http://example.com@.') is "
-    "stripped to nothing and canonical_url returns 'http:///', a hostless URL shared by all such inputs",
-)
 def test_canonical_url_never_returns_a_url_without_host() -> None:
     from feedflow.core.identity import canonical_url
 

@@ -113,9 +113,17 @@ def safe_partition_value(value: str, limit: int = 120) -> str:
         return "unknown"
     if len(encoded) > limit:
         digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
-        head = encoded[: limit - 13]
-        head = head[: head.rfind("%")] if "%" in head[-2:] else head
-        encoded = f"{head}-{digest}"
+        # Cut between characters, never inside one's UTF-8 bytes: readers decode the value as UTF-8.
+        head, budget = [], limit - 13
+        for char in value:
+            piece = quote(char.encode("utf-8", "surrogatepass"), safe="")
+            if len(piece) > budget:
+                break
+            head.append(piece)
+            budget -= len(piece)
+        encoded = f"{''.join(head)}-{digest}"
+        if encoded.startswith("."):
+            encoded = "%2E" + encoded[1:]
     return encoded
 
 

@@ -68,6 +68,10 @@ def canonical_url(url: str | None) -> str | None:
         port = parts.port
     except ValueError:
         return None
+    if not host:  # "http://example.com@." : a host of dots only names nothing
+        return None
+    if ":" in host:  # an IPv6 literal keeps its brackets, or the result is no URL
+        host = f"[{host}]"
     if host.startswith("www."):
         host = host[4:]
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
