@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, unquote_to_bytes
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -200,6 +200,8 @@ def target_partition(value: str) -> int:
     assert encoded and encoded not in (".", "..") and not encoded.startswith(".")
     assert len(encoded) <= 120 and encoded.isascii() and encoded.isprintable()
     assert "/" not in encoded and "\\" not in encoded and "\x00" not in encoded
+    if not any("\ud800" <= c <= "\udfff" for c in value):  # lone surrogates are no UTF-8 to begin with
+        unquote_to_bytes(encoded).decode("utf-8")  # what Hive readers decode: valid UTF-8, even when cut
     if value and len(quote(value.encode("utf-8", "surrogatepass"), safe="")) <= 120:  # not cut: exact
         assert unquote(encoded, errors="surrogatepass") == value, (value, encoded)
     path = partition_path(date(2024, 1, 2), value, ("date", "source"))
