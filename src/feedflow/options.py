@@ -21,7 +21,14 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 
-from feedflow.config import DEFAULT_USER_AGENT, CleanConfig, NerConfig, ReadConfig, TopicConfig
+from feedflow.config import (
+    DEFAULT_USER_AGENT,
+    ONTONOTES_NER_MODEL,
+    CleanConfig,
+    NerConfig,
+    ReadConfig,
+    TopicConfig,
+)
 from feedflow.core.boilerplate import BoilerplateConfig
 from feedflow.core.neardup import NearDupConfig
 from feedflow.core.readers import check_input_arg
@@ -82,8 +89,10 @@ def run_parser(prog: str = "feedflow run") -> argparse.ArgumentParser:
     parser.add_argument(
         "--ner-model",
         default=NerConfig().model,
-        metavar="PACKAGE",
-        help="installed spaCy pipeline package (default: %(default)s; e.g. en_core_web_sm, en_core_web_trf)",
+        metavar="MODEL",
+        help="spaCy NER pipeline: feedflow's bundled news model (default: %(default)s), an installed package "
+        f"(e.g. {ONTONOTES_NER_MODEL}, the OntoNotes model) or a pipeline folder; labels become PERSON, ORG, "
+        "LOC, MISC",
     )
     parser.add_argument(
         "--ner-language", default=NerConfig().language, metavar="CODE", help="language of the NER model"
@@ -254,7 +263,7 @@ def ingest_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip", default="", metavar="STAGES", help="stages to turn off: entities,topics")
     parser.add_argument("--partition-by", default="date", choices=sorted(PARTITIONINGS))
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="SDK worker processes per tick")
-    parser.add_argument("--ner-model", default=NerConfig().model, metavar="PACKAGE")
+    parser.add_argument("--ner-model", default=NerConfig().model, metavar="MODEL", help="as for `feedflow run`")
     parser.add_argument(
         "--streaming", action="store_true", help="one Beam streaming pipeline, one commit per --every window"
     )
