@@ -145,6 +145,16 @@ def test_a_feed_with_a_million_entries_is_rejected_before_parsing(tmp_path: Path
     assert peak_rss_mb() - before < 300
 
 
+def test_a_json_feed_with_a_million_items_is_one_too_large_reject(tmp_path: Path) -> None:
+    path = tmp_path / "million.json"
+    items = ",".join(f'{{"id":"{i}","content_text":"x"}}' for i in range(1_000_000))
+    path.write_text('{"version":"https://jsonfeed.org/version/1.1","title":"T","items":[' + items + "]}")
+    started = time.monotonic()
+    [result] = list(read_input(InputRef(str(path)), ReadConfig()))
+    assert isinstance(result, Rejection) and result.reason == "too_large" and "1000000 JSON Feed items" in result.detail
+    assert time.monotonic() - started < 30  # reading all 1M items as records: ~5 s and ~390 MB (measured)
+
+
 def test_a_feed_at_the_entry_limit_is_still_read(tmp_path: Path) -> None:
     path = tmp_path / "many.xml"
     items = "".join(f"<item><title>Item {i}</title><link>https://e.com/{i}</link></item>" for i in range(50))

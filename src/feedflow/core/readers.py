@@ -833,6 +833,10 @@ def _read_json_feed(feed: Mapping[str, Any], source: _Source) -> Iterator[RawArt
     if not items:
         yield _reject(source.input, "empty_feed", "JSON Feed with no items", json.dumps(feed)[:200])
         return
+    if len(items) > source.config.max_feed_entries:
+        limit = source.config.max_feed_entries
+        yield _reject(source.input, "too_large", f"{len(items)} JSON Feed items, more than {limit}", source.data)
+        return
     feed_authors = _json_feed_authors(feed)
     feed_language = _clean_str(feed.get("language"))
     feed_url = source.feed_url or _clean_str(feed.get("feed_url")) or source.input
