@@ -23,7 +23,7 @@ from feedflow.config import FetchConfig, ReadConfig
 from feedflow.core.fetch import FetchResult, address_problem, fetch_url
 from feedflow.core.html import html_to_paragraphs
 from feedflow.core.readers import expand_input, read_input
-from feedflow.model import InputRef, RawArticle, Rejection
+from feedflow.model import Article, InputRef, RawArticle, Rejection
 
 SECRET = "feedflow-secret-7c1f"
 
@@ -315,7 +315,6 @@ def test_dns_rebinding_cannot_slip_through(http_server: Any, monkeypatch: pytest
 def test_entry_links_are_data(http_server: Any) -> None:
     from feedflow.config import CleanConfig
     from feedflow.core.enrich import PageFetcher
-    from feedflow.model import Article
 
     page = http_server.route("/story", b"<html><body><article><p>Long page text.</p></article></body></html>")
     article = Article(
@@ -326,6 +325,24 @@ def test_entry_links_are_data(http_server: Any) -> None:
     fetched = PageFetcher(DATA, CleanConfig())(article)
     assert fetched.page_status == "private_address"
     assert http_server.requests == []
+
+
+def test_a_fetched_page_over_the_record_limit_keeps_the_feed_text(http_server: Any) -> None:
+    from feedflow.config import CleanConfig
+    from feedflow.core.enrich import PageFetcher
+
+    words = " ".join(f"word{i}" for i in range(3000))
+    page = http_server.route("/long", f"<html><body><article><p>{words}</p><p>{words}.</p></article></body></html>")
+    article = Article(
+        article_id="a" * 32, input="feed", locator="entry 0", kind="feed", url=page, source="example.com",
+        feed_url="feed", title="Storm", authors=(), published_at=None, fetched_at=datetime(2024, 1, 1, tzinfo=UTC),
+        summary=None, paragraphs=(), content_hash="h",
+    )  # fmt: skip
+    allowed = replace(DATA, fetch=replace(DATA.fetch, allow_private=True))
+    assert PageFetcher(allowed, CleanConfig())(article).page_status == "ok"
+    small = replace(allowed, max_record_chars=10_000)
+    fetched = PageFetcher(small, CleanConfig())(article)
+    assert fetched.page_status == "too_large" and fetched.paragraphs == ()
 
 
 def test_a_feed_moved_by_a_redirect_is_polled_as_data(http_server: Any) -> None:

@@ -43,6 +43,8 @@ class PageFetcher:
         page = extract_page(result.body, result.final_url)
         if page is None:
             return replace(article, page_status="no_main_text")
+        if sum(len(p) for p in page.paragraphs) > self._read.max_record_chars:
+            return replace(article, page_status="too_large")  # the same bound as a record read from a file
         paragraphs = clean_paragraphs(page.paragraphs, self._clean)
         if len(paragraphs) > 1 and paragraphs[0] in (page.title, article.title):
             paragraphs = paragraphs[1:]  # the page's <h1> repeats the title
