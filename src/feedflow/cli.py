@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from feedflow.core.dataset import CommitError, DatasetError
 
 USAGE = """usage: feedflow run INPUT... --output DIR [--skip entities,topics] [--partition-by date|date,source]
-                    [--workers N] [-- BEAM_OPTIONS...]
+                    [--workers N] [--allow-private] [-- BEAM_OPTIONS...]
        feedflow ingest --feeds FILE... --output DIR [--every 15m] [--once] [--max-ticks N]
-                       [--fetch-articles] [--streaming [--stop-after DURATION]] [-- BEAM_OPTIONS...]
+                       [--fetch-articles] [--allow-private] [--streaming [--stop-after DURATION]]
+                       [-- BEAM_OPTIONS...]
        feedflow feeds DIR
        feedflow check DIR
        feedflow query DIR "SQL"
