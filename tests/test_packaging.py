@@ -61,6 +61,9 @@ def test_the_wheel_carries_pipelines_schemas_data_and_the_entry_point(wheel: Pat
     assert {f"feedflow/schemas/{table}.json" for table in TABLES} <= names and "fields" in json.dumps(schema)
     source_data = {p.name for p in (REPO / "src/feedflow/data").iterdir() if p.suffix in (".json", ".txt", ".jsonl")}
     assert source_data and {f"feedflow/data/{name}" for name in source_data} <= names
+    ner = REPO / "src/feedflow/data/ner-en"  # the bundled NER pipeline, every file of it
+    ner_files = {f"feedflow/data/{p.relative_to(ner.parent).as_posix()}" for p in ner.rglob("*") if p.is_file()}
+    assert "feedflow/data/ner-en/ner/model" in ner_files and ner_files <= names
     assert "feedflow/report_template.html" in names
     assert "feedflow = feedflow.cli:main" in entry_points
     requires = " ".join(metadata.get_all("Requires-Dist") or [])
