@@ -451,12 +451,6 @@ def test_hostile_sources_read_back_exactly_from_their_partitions(hostile_run: tu
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding for core/dataset.py (not this engineer's file): a source longer than 120 encoded "
-    "characters is cut and hashed in its folder name, and Hive partitioning then shows that cut value "
-    "instead of the stored one in `feedflow query`",
-)
 def test_a_very_long_source_reads_back_exactly_through_the_query_views(hostile_run: tuple[Path, Path]) -> None:
     _, out = hostile_run
     stored, viewed = stored_and_viewed_sources(out)

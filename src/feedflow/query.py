@@ -58,6 +58,25 @@ def committed_dataset(location: str, table: str) -> pds.Dataset:
     return _table_dataset(pafs.LocalFileSystem(), str(dataset.root / table), files, table)
 
 
+#: The partition columns of the local views, taken from the folder names (constant SQL, no data in it).
+_DATE_FROM_PATH = "CAST(regexp_extract(filename, '/date=([0-9]{4}-[0-9]{2}-[0-9]{2})/', 1) AS DATE) AS date"
+_SOURCE_FROM_PATH = "url_decode(regexp_extract(filename, '/source=([^/]*)/', 1)) AS source"
+
+
+def _local_view(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> duckdb.DuckDBPyRelation:
+    """One table's local files with ``date`` (and ``source``) columns from their partition folders.
+
+    Not DuckDB's ``hive_partitioning``: where a file has a column of the same name, Hive's folder value
+    wins, and a very long source is cut and hashed in its folder name. A table that stores ``source``
+    itself (articles) keeps its stored value; the others get the folder's, percent-decoded.
+    """
+    relation = con.read_parquet(files, union_by_name=True, filename=True)
+    extra = [_DATE_FROM_PATH]
+    if "source" not in relation.columns and any("/source=" in f for f in files):
+        extra.append(_SOURCE_FROM_PATH)
+    return relation.project(", ".join(["* EXCLUDE (filename)", *extra]))
+
+
 def connect(root: str) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with views ``articles, paragraphs, entities, rejects``."""
     dataset = Dataset(root)
@@ -70,7 +89,7 @@ def connect(root: str) -> duckdb.DuckDBPyConnection:
         if files and isinstance(dataset, ObjectStoreDataset):
             relation = con.from_arrow(_object_store_dataset(dataset.location, table, files))
         elif files:
-            relation = con.read_parquet(files, hive_partitioning=True, union_by_name=True)
+            relation = _local_view(con, table, files)
         else:
             empty = load_schema(table).arrow.empty_table()
             empty = empty.append_column("date", pa.array([], pa.date32()))
