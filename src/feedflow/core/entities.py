@@ -44,12 +44,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
-from feedflow.config import NerConfig
+from feedflow.config import BUNDLED_NER_MODEL, NerConfig
 from feedflow.model import Entity
 
 __all__ = [
@@ -70,6 +71,15 @@ PERSON = "PERSON"
 #: Paragraphs longer than this are cut (at whitespace) into pieces tagged separately, so a pathological
 #: input cannot exceed spaCy's ``max_length`` or blow up memory.
 MAX_CHUNK_CHARS = 100_000
+#: Paragraphs whose model output an :class:`EntityTagger` remembers (least recently used dropped first):
+#: syndicated and near-duplicate copies of a paragraph go through the model once per tagger. Bounded,
+#: so memory stays flat (about 1 KB a paragraph).
+NER_CACHE_PARAGRAPHS = 20_000
+
+#: What the model found in one paragraph: (output label, start, end) per kept entity.
+Spans = tuple[tuple[str, int, int], ...]
+#: The folder of ``feedflow.data`` that holds the bundled pipeline (:data:`BUNDLED_NER_MODEL`).
+BUNDLED_NER_FOLDER = "ner-en"
 
 _BULLETS = "•·▪‣◦●○■□►▸▹➢➤✓✔"
 # A list marker at the start of a line: bullet glyph, dash or asterisk, followed by whitespace.
@@ -263,22 +273,36 @@ def _surnames_to_person(norms: list[_Norm]) -> None:
             n.label = PERSON
 
 
+def _resolved(mentions: Sequence[Mention]) -> list[_Norm]:
+    """Normalised mentions in offset order, with the article's label rules (a) and (b) applied."""
+    norms: list[_Norm] = []
+    for m in sorted(mentions, key=lambda m: (m.offset, m.label, m.text)):
+        canonical = normalize_mention(m.text)
+        if canonical:
+            norms.append(_Norm(canonical, m.label, m.text, m.offset))
+    _majority_labels(norms)
+    _surnames_to_person(norms)
+    return norms
+
+
+def resolve_labels(mentions: Sequence[Mention]) -> list[Mention]:
+    """The mentions of ONE article with the labels its entity rows get (rules a and b), in offset order.
+
+    Mentions that normalise to nothing are dropped, as :func:`aggregate_mentions` drops them; text and
+    offsets are the model's spans, unchanged. Used to score what users see, mention by mention.
+    """
+    return [Mention(n.surface, n.label, n.offset) for n in _resolved(mentions)]
+
+
 def aggregate_mentions(mentions: Sequence[Mention]) -> tuple[Entity, ...]:
     """Normalise and fold the mentions of ONE article into its entities, ordered by first offset.
 
     Pure: the result depends only on ``mentions`` (their order does not matter). See the module
     docstring for the folding rules.
     """
-    norms: list[_Norm] = []
-    for m in sorted(mentions, key=lambda m: (m.offset, m.label, m.text)):
-        canonical = normalize_mention(m.text)
-        if canonical:
-            norms.append(_Norm(canonical, m.label, m.text, m.offset))
+    norms = _resolved(mentions)
     if not norms:
         return ()
-
-    _majority_labels(norms)
-    _surnames_to_person(norms)
     roots = _person_roots({n.canonical for n in norms if n.label == PERSON})
     for n in norms:
         if n.label == PERSON:
@@ -317,16 +341,23 @@ def _chunks(paragraph: str, limit: int = MAX_CHUNK_CHARS) -> Iterator[tuple[int,
     yield start, paragraph[start:]
 
 
+def model_location(model: str) -> str:
+    """What ``spacy.load`` gets for ``NerConfig.model``: the bundled pipeline folder, or ``model`` itself."""
+    if model == BUNDLED_NER_MODEL:
+        return str(resources.files("feedflow.data").joinpath(BUNDLED_NER_FOLDER))
+    return model
+
+
 def _load_pipeline(config: NerConfig) -> Any:
     import spacy  # imported here: importing feedflow.core must stay cheap
 
     try:
-        nlp = spacy.load(config.model)
+        nlp = spacy.load(model_location(config.model))
     except OSError as exc:  # spaCy's E050 "Can't find model"
         raise ModelNotInstalledError(
             f"spaCy model {config.model!r} is not installed; feedflow never downloads models at run "
             f"time. Install the model package, e.g. `pip install {config.model.replace('_', '-')}` "
-            f"(pinned in the project's dependencies)."
+            f"(pinned in the project's dependencies), or give the path of a spaCy pipeline folder."
         ) from exc
     if nlp.lang != config.language:
         raise ValueError(f"spaCy model {config.model!r} is for language {nlp.lang!r}, not {config.language!r}")
@@ -347,41 +378,93 @@ def _load_pipeline(config: NerConfig) -> Any:
 class EntityTagger:
     """Holds one loaded spaCy pipeline; built once per Beam worker in DoFn.setup()."""
 
-    def __init__(self, config: NerConfig) -> None:
+    def __init__(self, config: NerConfig, cache_paragraphs: int = NER_CACHE_PARAGRAPHS) -> None:
         self.config = config
-        self._labels = frozenset(config.labels)
+        self._labels = dict(config.label_map)
         self._nlp = _load_pipeline(config)
+        # Per tagger instance (one per Beam DoFn instance), never process-global: key -> (text, spans).
+        self._cache: OrderedDict[int, tuple[str, Spans]] = OrderedDict()
+        self._cache_size = cache_paragraphs
+        #: Paragraph pieces asked for, and how many of them the model actually ran on.
+        self.stats = {"paragraphs": 0, "tagged": 0}
 
     @property
     def pipe_names(self) -> tuple[str, ...]:
         """The components that actually run (for logs and tests)."""
         return tuple(self._nlp.pipe_names)
 
-    def tag_many(self, articles: Sequence[Sequence[str]]) -> list[tuple[Entity, ...]]:
+    def tag_many(
+        self, articles: Sequence[Sequence[str]], keys: Sequence[Sequence[int]] | None = None
+    ) -> list[tuple[Entity, ...]]:
         """Entities of each article; an article is its deduplicated body paragraphs, in order.
 
         Offsets refer to the paragraphs joined by :data:`PARAGRAPH_SEPARATOR` (``Article.text``).
+        ``keys`` (the paragraphs' 64-bit dedup keys, ``Paragraph.key_hash``) key the tagger's cache.
         """
-        units: list[tuple[int, int, str]] = []  # (article index, offset in the article text, raw text)
+        return [aggregate_mentions(found) for found in self.mentions_many(articles, keys)]
+
+    def mentions_many(
+        self, articles: Sequence[Sequence[str]], keys: Sequence[Sequence[int]] | None = None
+    ) -> list[list[Mention]]:
+        """The raw mentions of each article (output labels, offsets into the joined text), before folding.
+
+        Each distinct paragraph text goes through the model once: repeats within the call and paragraphs
+        the tagger has seen before (same key, same exact text) reuse its output; the rest go through
+        ONE ``nlp.pipe`` sorted by length, so that each batch pads little. NER runs on each paragraph
+        alone, so neither changes what is found."""
+        units: list[tuple[int, int, str, int]] = []  # (article index, offset in the article text, text, key)
         for index, paragraphs in enumerate(articles):
             if isinstance(paragraphs, str):
                 raise TypeError("each article must be a sequence of paragraphs, not a str")
             base = 0
-            for paragraph in paragraphs:
+            for number, paragraph in enumerate(paragraphs):
                 for offset, piece in _chunks(paragraph):
                     if piece.strip():
-                        units.append((index, base + offset, piece))
+                        # a piece of a long paragraph, or a paragraph without a key: keyed by its text
+                        key = keys[index][number] if keys is not None and len(piece) == len(paragraph) else hash(piece)
+                        units.append((index, base + offset, piece, key))
                 base += len(paragraph) + len(PARAGRAPH_SEPARATOR)
 
+        found: dict[str, Spans] = {}
+        todo: dict[str, int] = {}  # text -> key, in first-seen order
+        for _, _, text, key in units:
+            if text in found or text in todo:
+                continue
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] == text:
+                self._cache.move_to_end(key)
+                found[text] = cached[1]
+            else:
+                todo[text] = key
+        ordered = sorted(todo, key=len)
+        docs = self._nlp.pipe((mask_bullets(text) for text in ordered), batch_size=self.config.batch_size)
+        for text, doc in zip(ordered, docs, strict=True):
+            spans = tuple(
+                (label, int(ent.start_char), int(ent.end_char))
+                for ent in doc.ents
+                if (label := self._labels.get(str(ent.label_))) is not None
+            )
+            found[text] = spans
+            self._remember(todo[text], text, spans)
+        self.stats["paragraphs"] += len(units)
+        self.stats["tagged"] += len(ordered)
+
         mentions: list[list[Mention]] = [[] for _ in articles]
-        docs = self._nlp.pipe((mask_bullets(text) for _, _, text in units), batch_size=self.config.batch_size)
-        for (index, base, text), doc in zip(units, docs, strict=True):
-            for ent in doc.ents:
-                label = str(ent.label_)
-                if label in self._labels:
-                    start, end = int(ent.start_char), int(ent.end_char)
-                    mentions[index].append(Mention(text[start:end], label, base + start))
-        return [aggregate_mentions(found) for found in mentions]
+        for index, base, text, _ in units:
+            for label, start, end in found[text]:
+                mentions[index].append(Mention(text[start:end], label, base + start))
+        return mentions
+
+    def _remember(self, key: int, text: str, spans: Spans) -> None:
+        self._cache[key] = (text, spans)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    @property
+    def model_labels(self) -> tuple[str, ...]:
+        """The labels the loaded model can predict (before ``label_map``)."""
+        return tuple(str(label) for label in self._nlp.get_pipe("ner").labels)
 
     def tag(self, paragraphs: Sequence[str]) -> tuple[Entity, ...]:
         """Entities of one article (prefer :meth:`tag_many`, which batches)."""

@@ -36,7 +36,17 @@ class EntityStep:
     def wants(self, article: Article) -> bool:
         return article.language == self._config.language
 
+    @property
+    def stats(self) -> dict[str, int]:
+        """Paragraphs asked for and paragraphs the model ran on (the rest came from the tagger's cache)."""
+        return self._tagger.stats
+
     def __call__(self, batch: Sequence[Article]) -> list[Article]:
         chosen = [a for a in batch if self.wants(a)]
-        found = iter(self._tagger.tag_many([a.body for a in chosen]))
+        bodies = [[p for p in a.paragraphs if p.duplicate_of is None and not p.boilerplate] for a in chosen]
+        found = iter(
+            self._tagger.tag_many(
+                [[p.text for p in body] for body in bodies], [[p.key_hash for p in body] for body in bodies]
+            )
+        )
         return [replace(a, entities=next(found), entities_tagged=True) if self.wants(a) else a for a in batch]

@@ -169,7 +169,10 @@ class TagEntitiesFn(beam.DoFn):
             Metrics.counter(NAMESPACE, "TagEntities.setup_us").inc(self._setup_us)
             self._setup_us = 0
         with self._watch:
+            before = dict(self._step.stats)
             tagged = self._step(batch)
+        for name, value in self._step.stats.items():
+            Metrics.counter(NAMESPACE, f"TagEntities.paragraphs_{name}").inc(value - before[name])
         for article in tagged:
             (self._tagged if article.entities_tagged else self._other_language).inc()
             yield article
