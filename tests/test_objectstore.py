@@ -224,3 +224,26 @@ def test_a_crash_between_part_uploads_and_manifest_is_invisible_and_the_rerun_co
     assert ids[0] == ids[1] == _count(str(local), "articles")
     assert len(dataset.manifests()) == 1
     assert dataset.uncommitted_files() == [] and not set(leftovers) & set(_objects(bucket))
+
+
+@pytest.mark.slow
+def test_boilerplate_counts_the_committed_history_on_s3_as_on_a_local_folder(bucket: str, tmp_path: Path) -> None:
+    """A footer in two articles of run 1 and a third of run 2 is boilerplate in run 2: on S3 the evidence of
+    run 1 comes from the committed paragraphs parts (listed by run), exactly as from a local folder."""
+    from test_crossdedup import body, record, write_jsonl
+
+    footer = "Listen to the Harbour Gazette podcast every Friday for the week's news, interviews and local sport."
+    first = [
+        record("https://gazette.example.com/a", "Gazette A", [*body(601), footer], "2024-04-01T08:00:00Z"),
+        record("https://gazette.example.com/b", "Gazette B", [*body(602), footer], "2024-04-02T08:00:00Z"),
+    ]
+    second = [record("https://gazette.example.com/c", "Gazette C", [*body(603), footer], "2024-04-04T08:00:00Z")]
+    runs = [write_jsonl(tmp_path / "run1.jsonl", first), write_jsonl(tmp_path / "run2.jsonl", second)]
+    local = tmp_path / "data"
+    for out in (str(local), bucket):
+        for run in runs:
+            assert main(["run", str(run), "--output", out, "--skip", "entities,topics"]) == 0
+    sql = "SELECT a.title, p.position, p.boilerplate FROM paragraphs p JOIN articles a USING (article_id) ORDER BY ALL"
+    expected = run_query(str(local), sql)[1]
+    assert [(title, flag) for title, _, flag in expected if flag] == [("Gazette C", True)]
+    assert run_query(bucket, sql)[1] == expected

@@ -40,14 +40,16 @@ history in one worker.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from feedflow.core.dataset import footer_problem
+from feedflow.core.dataset import footer_problem, is_object_store, object_store
 from feedflow.core.dedup import normalize_for_dedup
 from feedflow.model import Article, Paragraph
 
@@ -159,21 +161,55 @@ def mark(article: Article, boilerplate_keys: Iterable[int], config: BoilerplateC
 # ------------------------------------------------------------------------------ committed data
 
 
-def _table_position(articles_file: str) -> int:
-    parts = Path(articles_file).parts
-    return len(parts) - 1 - parts[::-1].index("articles")
+def _split(articles_file: str) -> tuple[str, str, str]:
+    """``(dataset root, partition, file name)`` of a committed articles file, a local path or a URI:
+    files live at ``DIR/articles/<partition>/<name>.parquet`` (see :mod:`feedflow.core.dataset`)."""
+    normalized = articles_file.replace(os.sep, "/")
+    root, _, rest = normalized.rpartition("/articles/")
+    partition, _, name = rest.rpartition("/")
+    return root, partition, name
 
 
 def partition_folder(articles_file: str) -> str:
-    """The partition folder of a committed articles file, relative to its table: ``date=…[/source=…]``.
-
-    Files live at ``DIR/articles/<partition>/<name>.parquet`` (see :mod:`feedflow.core.dataset`)."""
-    parts = Path(articles_file).parts
-    return "/".join(parts[_table_position(articles_file) + 1 : -1])
+    """The partition folder of a committed articles file, relative to its table: ``date=…[/source=…]``."""
+    return _split(articles_file)[1]
 
 
-def dataset_root(articles_file: str) -> Path:
-    return Path(*Path(articles_file).parts[: _table_position(articles_file)])
+def _run_prefix(name: str) -> str:
+    """``<run_id>-`` of an object-store part name ``<run_id>-<32 hex>.parquet``."""
+    return name[: -len(".parquet") - 32]
+
+
+def paragraph_files(articles_files: Sequence[str]) -> list[str]:
+    """The committed paragraphs files of the partition folder of ``articles_files`` (one folder).
+
+    Local: the folder's files (staging and temporary names start with a dot). Object store: the parts
+    beside them written by the same runs as the committed articles files (a run writes paragraphs
+    only where it writes articles), so a crashed run's leftovers are never read.
+    """
+    root, partition, _ = _split(articles_files[0])
+    folder = f"{root}/paragraphs/{partition}"
+    if not is_object_store(folder):
+        local = Path(folder)
+        if not local.is_dir():
+            return []
+        return [str(p) for p in sorted(local.glob("*.parquet")) if not p.name.startswith(".")]
+    runs = {_run_prefix(_split(path)[2]) for path in articles_files}
+    filesystem, key = object_store(folder)
+    infos = filesystem.get_file_info(pafs.FileSelector(key, allow_not_found=True))
+    return sorted(
+        f"{folder}/{info.base_name}"
+        for info in infos
+        if info.base_name.endswith(".parquet") and _run_prefix(info.base_name) in runs
+    )
+
+
+def _parquet(path: str) -> tuple[str, pafs.FileSystem | None]:
+    """What pyarrow's readers take for a local path or an object-store URI."""
+    if not is_object_store(path):
+        return path, None
+    filesystem, key = object_store(path)
+    return key, filesystem
 
 
 def read_committed_evidence(
@@ -186,23 +222,22 @@ def read_committed_evidence(
         return
     sources: dict[tuple[str, int], tuple[str, tuple[int, ...]]] = {}
     for path in articles_files:
+        where, filesystem = _parquet(path)
         columns = ["article_id", "version", "source"]
-        if "minhash" in pq.read_schema(path).names:
+        if "minhash" in pq.read_schema(where, filesystem=filesystem).names:
             columns.append("minhash")
-        table = pq.read_table(path, columns=columns)
+        table = pq.read_table(where, columns=columns, filesystem=filesystem)
         rows = zip(*(table.column(i).to_pylist() for i in range(len(columns))), strict=True)
         for article_id, version, source, *minhash in rows:
             sources[(article_id, version)] = (source, sketch_of(minhash[0] if minhash else None))
-    folder = dataset_root(articles_files[0]) / "paragraphs" / partition_folder(articles_files[0])
-    if not folder.is_dir():
-        return
     keys: dict[tuple[str, int], set[int]] = {}
-    for paragraphs_file in sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(".")):
-        if footer_problem(paragraphs_file):
+    for paragraphs_file in paragraph_files(articles_files):
+        where, filesystem = _parquet(paragraphs_file)
+        if footer_problem(where, filesystem):
             continue  # a damaged committed file: the run reports it (Dataset.unreadable_files) and goes on
-        marked = "boilerplate" in pq.read_schema(paragraphs_file).names
+        marked = "boilerplate" in pq.read_schema(where, filesystem=filesystem).names
         columns = ["article_id", "version", "key_hash", "duplicate_of", "boilerplate" if marked else "text"]
-        table = pq.read_table(paragraphs_file, columns=columns)
+        table = pq.read_table(where, columns=columns, filesystem=filesystem)
         values = [table.column(i).to_pylist() for i in range(len(columns))]
         for article_id, version, key, duplicate_of, flag in zip(*values, strict=True):
             if (article_id, version) not in sources or duplicate_of is not None:
