@@ -12,7 +12,7 @@ Steps, each logged:
 2. ``spacy train benchmarks/ner/config.cfg``: en_core_web_sm's ``ner`` component (its own tok2vec,
    pre-trained on OntoNotes) fine-tuned on eng.train, with case augmentation (10% of examples
    upper-cased, 5% lower-cased: CoNLL headlines are ALL CAPS and feeds are not), fixed seed 0.
-   One run per seed (``--seeds``, default 0 and 1), then the element-wise mean of their weights (a
+   One run per seed (``--seeds``, default 0, 1 and 2), then the element-wise mean of their weights (a
    "model soup": runs fine-tuned from the same start can be averaged).
 3. The best of the runs and their average (by entity F1 on eng.testa) keeps only the actions of the
    four output labels (:func:`keep_only_output_labels`) and is copied to ``--out`` (default
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "src" / "feedflow" / "data" / "ner-en"))
     parser.add_argument("--sentences", type=int, default=8, help="sentences per training doc")
     parser.add_argument("--epochs", type=int, default=None, help="override training.max_epochs")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="one run per seed, then averaged")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one run per seed, then averaged")
     parser.add_argument("--reuse", action="store_true", help="reuse finished runs found in --work")
     ns = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
