@@ -49,7 +49,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from feedflow.core.dataset import footer_problem, is_object_store, object_store
+from feedflow.core.dataset import footer_problem, is_object_store, object_store, part_prefix
 from feedflow.core.dedup import normalize_for_dedup
 from feedflow.model import Article, Paragraph
 
@@ -175,11 +175,6 @@ def partition_folder(articles_file: str) -> str:
     return _split(articles_file)[1]
 
 
-def _run_prefix(name: str) -> str:
-    """``<run_id>-`` of an object-store part name ``<run_id>-<32 hex>.parquet``."""
-    return name[: -len(".parquet") - 32]
-
-
 def paragraph_files(articles_files: Sequence[str]) -> list[str]:
     """The committed paragraphs files of the partition folder of ``articles_files`` (one folder).
 
@@ -194,13 +189,13 @@ def paragraph_files(articles_files: Sequence[str]) -> list[str]:
         if not local.is_dir():
             return []
         return [str(p) for p in sorted(local.glob("*.parquet")) if not p.name.startswith(".")]
-    runs = {_run_prefix(_split(path)[2]) for path in articles_files}
+    runs = {part_prefix(_split(path)[2]) for path in articles_files}
     filesystem, key = object_store(folder)
     infos = filesystem.get_file_info(pafs.FileSelector(key, allow_not_found=True))
     return sorted(
         f"{folder}/{info.base_name}"
         for info in infos
-        if info.base_name.endswith(".parquet") and _run_prefix(info.base_name) in runs
+        if info.base_name.endswith(".parquet") and part_prefix(info.base_name) in runs
     )
 
 

@@ -291,6 +291,16 @@ def parts_location(staging_dir: str) -> tuple[str, str]:
     return root, f"{run_id}-"
 
 
+def part_name(prefix: str) -> str:
+    """A new part file name: ``<prefix><32 hex>.parquet`` (see :func:`parts_location`)."""
+    return f"{prefix}{uuid.uuid4().hex}.parquet"
+
+
+def part_prefix(name: str) -> str:
+    """The prefix of a part file name made by :func:`part_name` (an object-store part's ``<run_id>-``)."""
+    return name[: -len(".parquet") - 32]
+
+
 # -------------------------------------------------------------------------------------- part files
 
 
@@ -341,7 +351,7 @@ class PartFileWriter:
     def _write(self, key: tuple[str, str], rows: list[dict[str, Any]]) -> WrittenFile:
         table, partition = key
         schema = self._schemas[table].arrow
-        relpath = f"{table}/{partition}/{self._prefix}{uuid.uuid4().hex}.parquet"
+        relpath = f"{table}/{partition}/{part_name(self._prefix)}"
         data = pa.Table.from_pylist(rows, schema=schema)
         if is_object_store(self._base):
             filesystem, object_key = object_store(f"{self._base}/{relpath}")
