@@ -58,23 +58,23 @@ def committed_dataset(location: str, table: str) -> pds.Dataset:
     return _table_dataset(pafs.LocalFileSystem(), str(dataset.root / table), files, table)
 
 
-#: The partition columns of the local views, taken from the folder names (constant SQL, no data in it).
+#: The date column of a view whose files store ``source`` themselves (constant SQL, no data in it).
 _DATE_FROM_PATH = "CAST(regexp_extract(filename, '/date=([0-9]{4}-[0-9]{2}-[0-9]{2})/', 1) AS DATE) AS date"
-_SOURCE_FROM_PATH = "url_decode(regexp_extract(filename, '/source=([^/]*)/', 1)) AS source"
 
 
 def _local_view(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> duckdb.DuckDBPyRelation:
     """One table's local files with ``date`` (and ``source``) columns from their partition folders.
 
-    Not DuckDB's ``hive_partitioning``: where a file has a column of the same name, Hive's folder value
-    wins, and a very long source is cut and hashed in its folder name. A table that stores ``source``
-    itself (articles) keeps its stored value; the others get the folder's, percent-decoded.
+    DuckDB's ``hive_partitioning`` (which prunes files on partition filters) lets a folder value win
+    over a file column of the same name, and a very long source is cut and hashed in its folder name.
+    So a table that stores ``source`` itself (articles) under ``source=`` folders keeps its stored
+    value: its partition columns are parsed from the file names instead.
     """
+    stores_source = "source" in load_schema(table).arrow.names
+    if not (stores_source and any("/source=" in f for f in files)):
+        return con.read_parquet(files, hive_partitioning=True, union_by_name=True)
     relation = con.read_parquet(files, union_by_name=True, filename=True)
-    extra = [_DATE_FROM_PATH]
-    if "source" not in relation.columns and any("/source=" in f for f in files):
-        extra.append(_SOURCE_FROM_PATH)
-    return relation.project(", ".join(["* EXCLUDE (filename)", *extra]))
+    return relation.project(f"* EXCLUDE (filename), {_DATE_FROM_PATH}")
 
 
 def connect(root: str) -> duckdb.DuckDBPyConnection:
