@@ -67,3 +67,10 @@ def _reference_normalization(text: str) -> str:
 )
 def test_the_ascii_fast_path_normalizes_exactly_like_the_reference(text: str) -> None:
     assert normalize_for_dedup(text) == _reference_normalization(text)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=80))
+def test_the_byte_translation_of_ascii_text_equals_the_reference(text: str) -> None:
+    # every ASCII character class: controls, digits, letters of both cases, "_", punctuation, DEL
+    assert normalize_for_dedup(text) == _reference_normalization(text)

