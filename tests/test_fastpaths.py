@@ -59,3 +59,23 @@ def test_records_pickle_to_equal_records_through_the_registered_reducers() -> No
     # rebuilt by the constructor from its values (REDUCE), not by dataclasses' per-field state (BUILD)
     opcodes = {op.name for op, _, _ in pickletools.genops(data)}
     assert "REDUCE" in opcodes and "BUILD" not in opcodes
+
+
+def test_the_core_records_that_cross_shuffles_pickle_through_the_reducers_too() -> None:
+    from feedflow.core.dataset import KnownVersion, TableRow, WrittenFile
+    from feedflow.core.neardup import Assignment, Edge, SigRecord
+
+    pickling.register()
+    records = [
+        SigRecord("a1", (1, 0, 5, "a1"), tuple(range(-64, 64))),
+        Edge((1, 0, 7, "a2"), (0, 0, 5, "a1"), 0.8),
+        Assignment("a2", "a1", 0.8),
+        KnownVersion("a1", 2, "h"),
+        TableRow("articles", "date=2024-01-01", {"article_id": "a1", "version": 1}),
+        WrittenFile("articles", "date=2024-01-01", "articles/date=2024-01-01/p.parquet", 3),
+    ]
+    for record in records:
+        data = pickle.dumps(record, pickle.HIGHEST_PROTOCOL)
+        assert pickle.loads(data) == record
+        opcodes = {op.name for op, _, _ in pickletools.genops(data)}
+        assert "REDUCE" in opcodes and "BUILD" not in opcodes, type(record).__name__

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from feedflow.core.dataset import read_stats
 from feedflow.runs import AccountingError, check_accounting, rejects_by_reason
+from feedflow.transforms.stages import _finalize
 
 BALANCED = {"records_in": 10, "rows_articles": 6, "rejected.bad_json": 2, "rejected.empty_body": 1,
             "rows_rejects": 3, "skipped_existing": 1}  # fmt: skip
@@ -26,3 +30,10 @@ def test_a_balanced_run_passes() -> None:
 def test_a_lost_or_duplicated_record_stops_the_commit(change: dict[str, int], message: str) -> None:
     with pytest.raises(AccountingError, match=message):
         check_accounting({**BALANCED, **change})
+
+
+def test_the_listing_sums_a_counter_delivered_in_parts(tmp_path: Path) -> None:
+    # Beam promises one count per key, but a counter is a sum: were one key's count to arrive in
+    # parts, keeping the last part (dict() of the pairs, as before) would under-count silently.
+    _finalize(None, str(tmp_path), [], [("rows_articles", 18427), ("records_in", 20000), ("rows_articles", 1573)])
+    assert read_stats(str(tmp_path)) == {"records_in": 20000, "rows_articles": 20000}

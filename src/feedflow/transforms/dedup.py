@@ -52,6 +52,7 @@ from feedflow.core.neardup import (
 )
 from feedflow.model import Article
 from feedflow.transforms.base import NAMESPACE, Stopwatch
+from feedflow.transforms.pickling import from_blob, to_blob
 
 # ------------------------------------------------------------------------------------ boilerplate
 
@@ -130,7 +131,7 @@ class MarkBoilerplateFn(beam.DoFn):
     def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Article]:
         _, groups = element
         keys = set(groups["keys"])
-        for article in groups["article"]:
+        for article in map(from_blob, groups["article"]):
             with self._watch:
                 marked = mark(article, keys, self._config)
             removed = marked.boilerplate_paragraphs
@@ -174,7 +175,7 @@ class DropBoilerplate(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
             | "CountStories" >> beam.FlatMap(_boilerplate_hits, config)
         )
         marked: PCollection[Any] = (
-            {"article": articles | "KeyArticles" >> beam.Map(lambda a: (a.article_id, a)), "keys": hits}
+            {"article": articles | "KeyArticles" >> beam.Map(lambda a: (a.article_id, to_blob(a))), "keys": hits}
             | "JoinHits" >> beam.CoGroupByKey()
             | "MarkBoilerplate" >> beam.ParDo(MarkBoilerplateFn(config))
         )
@@ -284,7 +285,7 @@ class ApplyAssignmentsFn(beam.DoFn):
     def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Article]:
         _, groups = element
         assigned: list[Assignment] = list(groups["assignment"])
-        for article in groups["article"]:
+        for article in map(from_blob, groups["article"]):
             if assigned:
                 self._duplicates.inc()
                 with self._watch:
@@ -375,7 +376,7 @@ class MarkNearDuplicates(beam.PTransform[tuple[PCollection[Any], PCollection[Any
         )
         applied: PCollection[Any] = (
             {
-                "article": signed | "KeySigned" >> beam.Map(lambda a: (a.article_id, a)),
+                "article": signed | "KeySigned" >> beam.Map(lambda a: (a.article_id, to_blob(a))),
                 "assignment": assignments | "KeyAssignments" >> beam.Map(lambda a: (a.article_id, a)),
             }
             | "JoinAssignments" >> beam.CoGroupByKey()

@@ -44,6 +44,7 @@ from feedflow.model import Article, Rejection
 from feedflow.options import RunOptions
 from feedflow.transforms.base import NAMESPACE, REJECTS, ApplyCore, LogProgressFn, Stopwatch, bind
 from feedflow.transforms.dedup import CrossArticleDedup
+from feedflow.transforms.pickling import from_blob, to_blob
 
 SKIPPED = "skipped"
 
@@ -92,7 +93,7 @@ class ChooseOneFn(beam.DoFn):
 
     def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Any]:
         article_id, groups = element
-        copies: list[Article] = sorted(groups["new"], key=lambda a: (a.input, a.locator))
+        copies: list[Article] = sorted(map(from_blob, groups["new"]), key=lambda a: (a.input, a.locator))
         if not copies:
             return
         first, *others = copies
@@ -133,7 +134,7 @@ class DropSeenArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]]
         self, inputs: tuple[PCollection[Any], PCollection[Any]]
     ) -> tuple[PCollection[Any], PCollection[Any], PCollection[Any]]:
         articles, existing_files = inputs
-        new = articles | "KeyById" >> beam.Map(lambda a: (a.article_id, a))
+        new = articles | "KeyById" >> beam.Map(lambda a: (a.article_id, to_blob(a)))
         old = (
             existing_files
             | "ReadKnownVersions" >> beam.FlatMap(read_known_versions)
@@ -255,14 +256,12 @@ class WritePartsFn(beam.DoFn):
 
     def process(self, row: TableRow) -> Iterator[WrittenFile]:
         assert self._writer is not None
-        with self._watch:
-            written = self._writer.add(row)
-        yield from written
+        yield from self._writer.add(row)
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         assert self._writer is not None
-        with self._watch:
-            files = self._writer.flush()
+        files = self._writer.flush()
+        self._watch.add_ns(self._writer.write_ns)
         for written in files:
             yield WindowedValue(written, window.GlobalWindow().max_timestamp(), (window.GlobalWindow(),))
 
@@ -285,8 +284,14 @@ def _stat_keys_of_row(row: TableRow) -> str:
     return f"rows_{row.table}"
 
 
-def _finalize(_: Any, staging_dir: str, files: list[WrittenFile], stats: list[tuple[str, int]]) -> int:
-    write_listing(staging_dir, files, dict(stats))
+def _finalize(_: Any, staging_dir: str, files: list[WrittenFile], counts: list[tuple[str, int]]) -> int:
+    # One (key, count) per key and branch; each key has one branch, so summing equals taking it. A
+    # counter is a sum all the same: were a runner to deliver one key's count in parts, a dict() of
+    # the pairs would keep only the last part and under-count without a word.
+    stats: dict[str, int] = {}
+    for key, count in counts:
+        stats[key] = stats.get(key, 0) + count
+    write_listing(staging_dir, files, stats)
     return len(files)
 
 
@@ -294,7 +299,13 @@ class WriteDataset(beam.PTransform[tuple[PCollection[Any], ...], Any]):
     """``(articles, rejects, skipped, records_in)`` → staged part files + ``_files.json`` listing.
 
     The listing holds the files of successful bundles and the run's counters (records in, rows per
-    table, rejects per reason, skipped ids), all computed from the data itself.
+    table, rejects per reason, skipped ids), all computed from the data itself: the row counters
+    from the rows sent to the writers, independently of the files, so that the commit can prove every
+    row reached a file.
+
+    Article rows and reject rows have a writer each, in the same fused step as the rows they write,
+    and each branch counts its own rows there (the count is a combine lifted into that step): no
+    row crosses a shuffle or the runner between being made and being written.
     """
 
     def __init__(
@@ -310,18 +321,30 @@ class WriteDataset(beam.PTransform[tuple[PCollection[Any], ...], Any]):
     def expand(self, inputs: tuple[PCollection[Any], ...]) -> PCollection[Any]:
         articles, rejects, skipped, records_in = inputs
         run_id, run_date, partition_by = self._run_id, self._run_date, self._partition_by
-        article_table_rows = articles | "ArticleRows" >> beam.ParDo(ArticleRowsFn(run_id, partition_by))
-        reject_table_rows = rejects | "RejectRows" >> beam.Map(lambda r: reject_row(r, run_id, run_date))
-        rows = (article_table_rows, reject_table_rows) | "AllRows" >> beam.Flatten()
-        files = rows | "WriteParts" >> beam.ParDo(WritePartsFn(self._staging_dir, self._max_rows))
-        stat_keys = (
-            rows | "RowStat" >> beam.Map(_stat_keys_of_row),
-            rejects | "RejectStat" >> beam.Map(lambda r: f"rejected.{r.reason}"),
-            skipped | "SkippedStat" >> beam.Map(lambda _: "skipped_existing"),
-            records_in | "InputStat" >> beam.Map(lambda _: "records_in"),
-        ) | "AllStats" >> beam.Flatten()
-        stats = stat_keys | "CountStats" >> combiners.Count.PerElement()
-        staging_dir = self._staging_dir
+        staging_dir, max_rows = self._staging_dir, self._max_rows
+        article_rows = articles | "ArticleRows" >> beam.ParDo(ArticleRowsFn(run_id, partition_by))
+        reject_rows = rejects | "RejectRows" >> beam.Map(lambda r: reject_row(r, run_id, run_date))
+        files = (
+            article_rows | "WriteArticleParts" >> beam.ParDo(WritePartsFn(staging_dir, max_rows)),
+            reject_rows | "WriteRejectParts" >> beam.ParDo(WritePartsFn(staging_dir, max_rows)),
+        ) | "AllFiles" >> beam.Flatten()
+        counts = (
+            article_rows
+            | "ArticleRowStat" >> beam.Map(_stat_keys_of_row)
+            | "CountArticleRows" >> combiners.Count.PerElement(),
+            reject_rows
+            | "RejectRowStat" >> beam.Map(_stat_keys_of_row)
+            | "CountRejectRows" >> combiners.Count.PerElement(),
+            rejects
+            | "RejectStat" >> beam.Map(lambda r: f"rejected.{r.reason}")
+            | "CountRejects" >> combiners.Count.PerElement(),
+            skipped
+            | "SkippedStat" >> beam.Map(lambda _: "skipped_existing")
+            | "CountSkipped" >> combiners.Count.PerElement(),
+            records_in
+            | "InputStat" >> beam.Map(lambda _: "records_in")
+            | "CountInputs" >> combiners.Count.PerElement(),
+        ) | "AllCounts" >> beam.Flatten()
         listing: PCollection[Any] = (
             articles.pipeline
             | "FinalizeTrigger" >> beam.Create([None])
@@ -330,7 +353,7 @@ class WriteDataset(beam.PTransform[tuple[PCollection[Any], ...], Any]):
                 _finalize,
                 staging_dir=staging_dir,
                 files=beam.pvalue.AsList(files),
-                stats=beam.pvalue.AsList(stats),
+                counts=beam.pvalue.AsList(counts),
             )
         )
         return listing
