@@ -74,3 +74,16 @@ def test_the_ascii_fast_path_normalizes_exactly_like_the_reference(text: str) ->
 def test_the_byte_translation_of_ascii_text_equals_the_reference(text: str) -> None:
     # every ASCII character class: controls, digits, letters of both cases, "_", punctuation, DEL
     assert normalize_for_dedup(text) == _reference_normalization(text)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.text(
+        alphabet=st.characters(max_codepoint=0x7F)
+        | st.sampled_from([*"\u00a0\u2019\u201c\u201d\u2014\u2026\u00a3\u20ac\u2022\u00ab", *"éüßİǅ\u0301\u0308"]),
+        max_size=80,
+    )
+)
+def test_typographic_characters_take_the_fast_path_with_the_same_key(text: str) -> None:
+    # quotes, dashes, spaces and currency signs beside ASCII, accented letters and bare combining marks
+    assert normalize_for_dedup(text) == _reference_normalization(text)

@@ -7,6 +7,7 @@ import random
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -246,3 +247,16 @@ def test_committed_signatures_are_read_for_representatives_only(tmp_path: Path) 
     assert record.minhash == (1,) * NUM_PERM and record.node == ("rep", 0)
     pq.write_table(table.drop_columns(["minhash"]), tmp_path / "old.parquet")  # before signatures were stored
     assert read_committed_signatures(str(tmp_path / "old.parquet")) == []
+
+
+def test_the_signature_is_the_per_seed_minimum_that_stored_datasets_hold() -> None:
+    # committed articles keep their signatures: any faster way of computing one must give the same
+    # values as the definition (per seed, the top 32 bits of min splitmix64(shingle ^ seed))
+    from feedflow.core.neardup import _SEEDS, splitmix64
+
+    hasher = MinHasher()
+    paragraphs = ["The quick brown fox jumps over the lazy dog", "near the river bank, on 3 May 2024 — again."]
+    shingles = hasher.shingles(paragraphs)
+    expected = [int(splitmix64(shingles ^ seed).min() >> np.uint64(32)) for seed in _SEEDS]
+    signature = hasher.signature(paragraphs)
+    assert signature is not None and signature.tolist() == expected

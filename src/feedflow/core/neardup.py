@@ -95,6 +95,18 @@ def splitmix64(x: U64) -> U64:
     return x ^ (x >> np.uint64(31))
 
 
+def _splitmix64_inplace(x: U64) -> U64:
+    """:func:`splitmix64` computed in ``x`` itself with one scratch array (the signature's inner loop:
+    a NUM_PERM × shingles matrix; no temporary per operation)."""
+    scratch = np.empty_like(x)
+    x ^= np.right_shift(x, np.uint64(30), out=scratch)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= np.right_shift(x, np.uint64(27), out=scratch)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= np.right_shift(x, np.uint64(31), out=scratch)
+    return x
+
+
 _SEEDS: U64 = splitmix64(np.arange(1, NUM_PERM + 1, dtype=np.uint64) * _GOLDEN)
 
 
@@ -162,7 +174,7 @@ class MinHasher:
         low = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
         for start in range(0, len(shingles), _CHUNK):
             block = shingles[start : start + _CHUNK]
-            np.minimum(low, splitmix64(block[None, :] ^ _SEEDS[:, None]).min(axis=1), out=low)
+            np.minimum(low, _splitmix64_inplace(block[None, :] ^ _SEEDS[:, None]).min(axis=1), out=low)
         signature: Signature = (low >> np.uint64(32)).astype(np.uint32)
         return signature
 
