@@ -138,3 +138,27 @@ def test_run_ids_sort_by_time() -> None:
     early = ds.new_run_id(datetime(2024, 1, 1, tzinfo=UTC))
     late = ds.new_run_id(datetime(2024, 1, 2, tzinfo=UTC))
     assert early < late
+
+
+def test_the_part_writer_bounds_memory_over_many_partitions_and_loses_no_row(tmp_path: Path) -> None:
+    # 7 partitions, a 5-row budget, row groups of 3, at most 2 files open: rows reach files as row
+    # groups long before the bundle ends, every file listed is complete, and every row is in one file.
+    staging = tmp_path / "_staging" / "r1"
+    limits = {"max_rows": 4, "row_group_rows": 3, "max_buffered_rows": 5, "max_open_files": 2}
+    writer = PartFileWriter(str(staging), load_schemas(), **limits)
+    files = []
+    for i in range(50):
+        rejection = Rejection(input=f"in{i:02d}.txt", locator="", reason="empty_file", detail="d", excerpt="")
+        files += writer.add(ds.reject_row(rejection, "r1", date(2024, 1, 1 + i % 7)))
+        assert writer.buffered_rows <= 5
+        for listed in files:  # a file is returned only once it is closed and readable
+            assert pq.ParquetFile(staging / listed.path).metadata.num_rows == listed.rows <= 4
+    files += writer.flush()
+    assert writer.buffered_rows == 0
+    assert sum(f.rows for f in files) == 50 and len({f.path for f in files}) == len(files)
+    on_disk = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*.parquet"))
+    assert on_disk == sorted(f.path for f in files)  # no temporary file left behind
+    parts = f"{staging}/rejects/**/*.parquet"
+    query = f"SELECT input, CAST(date AS VARCHAR) FROM read_parquet('{parts}', hive_partitioning=1)"
+    rows = duckdb.sql(query).fetchall()
+    assert sorted(rows) == sorted((f"in{i:02d}.txt", f"2024-01-0{1 + i % 7}") for i in range(50))

@@ -323,53 +323,129 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
-class PartFileWriter:
-    """Buffers rows per (table, partition) and writes them as Parquet part files with exact schemas.
+class _OpenPart:
+    """One part file being written: a Parquet writer on a temporary name (local) or an upload that
+    becomes visible when closed (object store)."""
 
-    One writer per bundle: ``add`` returns the files it had to flush, ``flush`` the rest. Memory is
-    bounded by ``max_rows`` rows per open partition. ``write_ns`` is the thread CPU time spent writing
-    files (building Arrow tables, encoding, I/O); appending a row is not timed, as a clock read would
+    def __init__(self, base: str, relpath: str, schema: pa.Schema) -> None:
+        self.relpath = relpath
+        self.rows = 0
+        self._final: Path | None = None
+        if is_object_store(base):
+            filesystem, object_key = object_store(f"{base}/{relpath}")
+            self._writer = pq.ParquetWriter(object_key, schema, filesystem=filesystem, compression="zstd")
+        else:
+            self._final = Path(base) / relpath
+            self._final.parent.mkdir(parents=True, exist_ok=True)
+            self._tmp = self._final.with_name(f".{self._final.name}.tmp")
+            self._writer = pq.ParquetWriter(self._tmp, schema, compression="zstd")
+
+    def write(self, data: pa.Table) -> None:
+        self._writer.write_table(data)
+        self.rows += data.num_rows
+
+    def close(self) -> None:
+        self._writer.close()
+        if self._final is not None:
+            os.replace(self._tmp, self._final)
+
+
+class PartFileWriter:
+    """Writes rows into Parquet part files, one file per (table, partition) at a time, with exact schemas.
+
+    One writer per bundle: ``add`` returns the files it had to close, ``flush`` closes the rest. Rows
+    are buffered per (table, partition) and written as a row group when that buffer reaches
+    ``row_group_rows``, or, for the largest buffers, when all buffers together hold more than
+    ``max_buffered_rows``: memory stays bounded however many rows and partitions a bundle has (the
+    in-process runner makes a whole stage one bundle). A file is closed at ``max_rows`` rows, when more
+    than ``max_open_files`` are open (the least recently written), or at ``flush``; only closed files
+    are returned, so only complete files are ever listed. ``write_ns`` is the thread CPU time spent
+    writing (building Arrow tables, encoding, I/O); appending a row is not timed, as a clock read would
     cost more than the append.
     """
 
-    def __init__(self, staging_dir: str, schemas: Mapping[str, TableSchema], max_rows: int = 20_000) -> None:
+    def __init__(
+        self,
+        staging_dir: str,
+        schemas: Mapping[str, TableSchema],
+        max_rows: int = 1_000_000,
+        row_group_rows: int = 10_000,
+        max_buffered_rows: int = 20_000,
+        max_open_files: int = 64,
+    ) -> None:
+        if min(max_rows, row_group_rows, max_buffered_rows, max_open_files) < 1:
+            raise ValueError("PartFileWriter limits must be at least 1")
         self._base, self._prefix = parts_location(staging_dir)
         self._schemas = schemas
         self._max_rows = max_rows
+        self._row_group_rows = min(row_group_rows, max_rows)
+        self._max_buffered = max_buffered_rows
+        self._max_open = max_open_files
         self._buffers: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._buffered = 0
+        self._open: dict[tuple[str, str], _OpenPart] = {}  # least recently written first
         self.write_ns = 0
 
     def add(self, row: TableRow) -> list[WrittenFile]:
         key = (row.table, row.partition)
         buffer = self._buffers.setdefault(key, [])
         buffer.append(row.row)
-        if len(buffer) >= self._max_rows:
-            return [self._write(key, self._buffers.pop(key))]
-        return []
+        self._buffered += 1
+        closed: list[WrittenFile] = []
+        if len(buffer) >= self._row_group_rows:
+            closed += self._timed(self._write_group, key)
+        while self._buffered > self._max_buffered:
+            largest = max(self._buffers, key=lambda k: len(self._buffers[k]))
+            closed += self._timed(self._write_group, largest)
+        return closed
+
+    @property
+    def buffered_rows(self) -> int:
+        """Rows held in memory, not yet in a file (at most ``max_buffered_rows`` after each ``add``)."""
+        return self._buffered
 
     def flush(self) -> list[WrittenFile]:
-        written = [self._write(key, rows) for key, rows in sorted(self._buffers.items())]
-        self._buffers.clear()
-        return written
+        closed: list[WrittenFile] = []
+        for key in sorted(self._buffers):
+            closed += self._timed(self._write_group, key)
+        for key in sorted(self._open):
+            closed += self._timed(self._close, key)
+        return closed
 
-    def _write(self, key: tuple[str, str], rows: list[dict[str, Any]]) -> WrittenFile:
+    def _timed(self, step: Any, key: tuple[str, str]) -> list[WrittenFile]:
         started = time.thread_time_ns()
         try:
-            return self._write_file(key, rows)
+            result: list[WrittenFile] = step(key)
+            return result
         finally:
             self.write_ns += time.thread_time_ns() - started
 
-    def _write_file(self, key: tuple[str, str], rows: list[dict[str, Any]]) -> WrittenFile:
+    def _write_group(self, key: tuple[str, str]) -> list[WrittenFile]:
+        """Writes ``key``'s buffered rows as row groups of its open file(s), closing full files."""
+        rows = self._buffers.pop(key, [])
+        self._buffered -= len(rows)
+        closed: list[WrittenFile] = []
+        while rows:
+            part = self._open.pop(key, None)
+            if part is None:
+                if len(self._open) >= self._max_open:
+                    closed += self._close(next(iter(self._open)))
+                table, partition = key
+                relpath = f"{table}/{partition}/{part_name(self._prefix)}"
+                part = _OpenPart(self._base, relpath, self._schemas[table].arrow)
+            self._open[key] = part  # now the most recently written
+            room = self._max_rows - part.rows
+            chunk, rows = rows[:room], rows[room:]
+            part.write(pa.Table.from_pylist(chunk, schema=self._schemas[key[0]].arrow))
+            if part.rows >= self._max_rows:
+                closed += self._close(key)
+        return closed
+
+    def _close(self, key: tuple[str, str]) -> list[WrittenFile]:
+        part = self._open.pop(key)
+        part.close()
         table, partition = key
-        schema = self._schemas[table].arrow
-        relpath = f"{table}/{partition}/{part_name(self._prefix)}"
-        data = pa.Table.from_pylist(rows, schema=schema)
-        if is_object_store(self._base):
-            filesystem, object_key = object_store(f"{self._base}/{relpath}")
-            pq.write_table(data, object_key, filesystem=filesystem, compression="zstd")  # one PUT, no rename
-        else:
-            write_parquet_atomic(data, Path(self._base) / relpath)
-        return WrittenFile(table=table, partition=partition, path=relpath, rows=len(rows))
+        return [WrittenFile(table=table, partition=partition, path=part.relpath, rows=part.rows)]
 
 
 # -------------------------------------------------------------------------------------- the dataset
