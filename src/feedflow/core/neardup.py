@@ -87,17 +87,13 @@ class NearDupConfig:
 
 
 def splitmix64(x: U64) -> U64:
-    """splitmix64's finalizer, elementwise on uint64 arrays (wrapping arithmetic)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    """splitmix64's finalizer, elementwise on uint64 arrays (wrapping arithmetic); ``x`` is not changed."""
+    return _splitmix64_inplace(np.array(x, dtype=np.uint64))
 
 
 def _splitmix64_inplace(x: U64) -> U64:
-    """:func:`splitmix64` computed in ``x`` itself with one scratch array (the signature's inner loop:
-    a NUM_PERM × shingles matrix; no temporary per operation)."""
+    """:func:`splitmix64` computed in ``x`` itself with one scratch array (the signature's inner loop
+    runs it on a NUM_PERM × shingles matrix: no temporary per operation)."""
     scratch = np.empty_like(x)
     x ^= np.right_shift(x, np.uint64(30), out=scratch)
     x *= np.uint64(0xBF58476D1CE4E5B9)
@@ -163,7 +159,7 @@ class MinHasher:
         last = ends[width - 1 :]
         # hash of bytes [first, last) = (prefix[last] - prefix[first]) / P**first: position-free
         hashes = (prefix[last] - prefix[first]) * inverse[first]
-        result: U64 = np.unique(splitmix64(hashes ^ np.uint64(width)))
+        result: U64 = np.unique(_splitmix64_inplace(hashes ^ np.uint64(width)))
         return result
 
     def signature(self, paragraphs: Sequence[str]) -> Signature | None:
