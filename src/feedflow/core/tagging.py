@@ -43,7 +43,7 @@ class EntityStep:
 
     def __call__(self, batch: Sequence[Article]) -> list[Article]:
         chosen = [a for a in batch if self.wants(a)]
-        bodies = [[p for p in a.paragraphs if p.duplicate_of is None and not p.boilerplate] for a in chosen]
+        bodies = [a.body_paragraphs for a in chosen]
         found = iter(
             self._tagger.tag_many(
                 [[p.text for p in body] for body in bodies], [[p.key_hash for p in body] for body in bodies]
