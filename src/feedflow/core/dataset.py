@@ -55,7 +55,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -412,11 +412,10 @@ class PartFileWriter:
             closed += self._timed(self._close, key)
         return closed
 
-    def _timed(self, step: Any, key: tuple[str, str]) -> list[WrittenFile]:
+    def _timed(self, step: Callable[[tuple[str, str]], list[WrittenFile]], key: tuple[str, str]) -> list[WrittenFile]:
         started = time.thread_time_ns()
         try:
-            result: list[WrittenFile] = step(key)
-            return result
+            return step(key)
         finally:
             self.write_ns += time.thread_time_ns() - started
 

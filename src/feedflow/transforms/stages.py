@@ -11,7 +11,8 @@ WriteDataset      rows → staged Parquet part files + the run's file listing an
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -156,6 +157,9 @@ class TagEntitiesFn(beam.DoFn):
         self._step: EntityStep | None = None
         self._tagged = Metrics.counter(NAMESPACE, "TagEntities.tagged")
         self._other_language = Metrics.counter(NAMESPACE, "TagEntities.skipped_language")
+        self._paragraphs = {
+            name: Metrics.counter(NAMESPACE, f"TagEntities.paragraphs_{name}") for name in ("paragraphs", "tagged")
+        }
         self._watch = Stopwatch("TagEntities")
         self._setup_us = 0  # model load; counted in the first bundle (no metrics context in setup())
 
@@ -172,8 +176,8 @@ class TagEntitiesFn(beam.DoFn):
         with self._watch:
             before = dict(self._step.stats)
             tagged = self._step(batch)
-        for name, value in self._step.stats.items():
-            Metrics.counter(NAMESPACE, f"TagEntities.paragraphs_{name}").inc(value - before[name])
+        for name, counter in self._paragraphs.items():
+            counter.inc(self._step.stats[name] - before[name])
         for article in tagged:
             (self._tagged if article.entities_tagged else self._other_language).inc()
             yield article
@@ -242,9 +246,8 @@ class WritePartsFn(beam.DoFn):
     """Writes rows into Parquet part files under the run's staging folder, one writer per bundle;
     emits a WrittenFile per file (files of a failed bundle are never emitted, so never committed)."""
 
-    def __init__(self, staging_dir: str, max_rows: int) -> None:
+    def __init__(self, staging_dir: str) -> None:
         self._staging_dir = staging_dir
-        self._max_rows = max_rows
         self._writer: PartFileWriter | None = None
         self._watch = Stopwatch("WriteParts")
 
@@ -252,7 +255,7 @@ class WritePartsFn(beam.DoFn):
         self._schemas = load_schemas()
 
     def start_bundle(self) -> None:
-        self._writer = PartFileWriter(self._staging_dir, self._schemas, self._max_rows)
+        self._writer = PartFileWriter(self._staging_dir, self._schemas)
 
     def process(self, row: TableRow) -> Iterator[WrittenFile]:
         assert self._writer is not None
@@ -284,13 +287,20 @@ def _stat_keys_of_row(row: TableRow) -> str:
     return f"rows_{row.table}"
 
 
+def _counted(pcoll: PCollection[Any], name: str, stat_key: Callable[[Any], str]) -> PCollection[Any]:
+    """``(stat key, count)`` pairs of one branch, counted in the step that makes its elements (lifted)."""
+    keys = pcoll | f"{name}Stat" >> beam.Map(stat_key)
+    counted: PCollection[Any] = keys | f"Count{name}" >> combiners.Count.PerElement()
+    return counted
+
+
 def _finalize(_: Any, staging_dir: str, files: list[WrittenFile], counts: list[tuple[str, int]]) -> int:
     # One (key, count) per key and branch; each key has one branch, so summing equals taking it. A
     # counter is a sum all the same: were a runner to deliver one key's count in parts, a dict() of
     # the pairs would keep only the last part and under-count without a word.
-    stats: dict[str, int] = {}
+    stats: Counter[str] = Counter()
     for key, count in counts:
-        stats[key] = stats.get(key, 0) + count
+        stats[key] += count
     write_listing(staging_dir, files, stats)
     return len(files)
 
@@ -308,42 +318,29 @@ class WriteDataset(beam.PTransform[tuple[PCollection[Any], ...], Any]):
     row crosses a shuffle or the runner between being made and being written.
     """
 
-    def __init__(
-        self, staging_dir: str, run_id: str, run_date: Any, partition_by: Sequence[str], max_rows: int = 20_000
-    ) -> None:
+    def __init__(self, staging_dir: str, run_id: str, run_date: Any, partition_by: Sequence[str]) -> None:
         super().__init__()
         self._staging_dir = staging_dir
         self._run_id = run_id
         self._run_date = run_date
         self._partition_by = tuple(partition_by)
-        self._max_rows = max_rows
 
     def expand(self, inputs: tuple[PCollection[Any], ...]) -> PCollection[Any]:
         articles, rejects, skipped, records_in = inputs
         run_id, run_date, partition_by = self._run_id, self._run_date, self._partition_by
-        staging_dir, max_rows = self._staging_dir, self._max_rows
+        staging_dir = self._staging_dir
         article_rows = articles | "ArticleRows" >> beam.ParDo(ArticleRowsFn(run_id, partition_by))
         reject_rows = rejects | "RejectRows" >> beam.Map(lambda r: reject_row(r, run_id, run_date))
         files = (
-            article_rows | "WriteArticleParts" >> beam.ParDo(WritePartsFn(staging_dir, max_rows)),
-            reject_rows | "WriteRejectParts" >> beam.ParDo(WritePartsFn(staging_dir, max_rows)),
+            article_rows | "WriteArticleParts" >> beam.ParDo(WritePartsFn(staging_dir)),
+            reject_rows | "WriteRejectParts" >> beam.ParDo(WritePartsFn(staging_dir)),
         ) | "AllFiles" >> beam.Flatten()
         counts = (
-            article_rows
-            | "ArticleRowStat" >> beam.Map(_stat_keys_of_row)
-            | "CountArticleRows" >> combiners.Count.PerElement(),
-            reject_rows
-            | "RejectRowStat" >> beam.Map(_stat_keys_of_row)
-            | "CountRejectRows" >> combiners.Count.PerElement(),
-            rejects
-            | "RejectStat" >> beam.Map(lambda r: f"rejected.{r.reason}")
-            | "CountRejects" >> combiners.Count.PerElement(),
-            skipped
-            | "SkippedStat" >> beam.Map(lambda _: "skipped_existing")
-            | "CountSkipped" >> combiners.Count.PerElement(),
-            records_in
-            | "InputStat" >> beam.Map(lambda _: "records_in")
-            | "CountInputs" >> combiners.Count.PerElement(),
+            _counted(article_rows, "ArticleRows", _stat_keys_of_row),
+            _counted(reject_rows, "RejectRows", _stat_keys_of_row),
+            _counted(rejects, "Rejects", lambda r: f"rejected.{r.reason}"),
+            _counted(skipped, "Skipped", lambda _: "skipped_existing"),
+            _counted(records_in, "Inputs", lambda _: "records_in"),
         ) | "AllCounts" >> beam.Flatten()
         listing: PCollection[Any] = (
             articles.pipeline
