@@ -49,7 +49,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from feedflow.core.dataset import footer_problem, is_object_store, object_store, part_prefix
+from feedflow.core.dataset import footer_problem, is_object_store, object_store, parquet_source, part_prefix
 from feedflow.core.dedup import normalize_for_dedup
 from feedflow.model import Article, Paragraph
 
@@ -199,14 +199,6 @@ def paragraph_files(articles_files: Sequence[str]) -> list[str]:
     )
 
 
-def _parquet(path: str) -> tuple[str, pafs.FileSystem | None]:
-    """What pyarrow's readers take for a local path or an object-store URI."""
-    if not is_object_store(path):
-        return path, None
-    filesystem, key = object_store(path)
-    return key, filesystem
-
-
 def read_committed_evidence(
     articles_files: Sequence[str], config: BoilerplateConfig
 ) -> Iterator[tuple[SourceKey, Evidence]]:
@@ -217,7 +209,7 @@ def read_committed_evidence(
         return
     sources: dict[tuple[str, int], tuple[str, tuple[int, ...]]] = {}
     for path in articles_files:
-        where, filesystem = _parquet(path)
+        where, filesystem = parquet_source(path)
         columns = ["article_id", "version", "source"]
         if "minhash" in pq.read_schema(where, filesystem=filesystem).names:
             columns.append("minhash")
@@ -227,7 +219,7 @@ def read_committed_evidence(
             sources[(article_id, version)] = (source, sketch_of(minhash[0] if minhash else None))
     keys: dict[tuple[str, int], set[int]] = {}
     for paragraphs_file in paragraph_files(articles_files):
-        where, filesystem = _parquet(paragraphs_file)
+        where, filesystem = parquet_source(paragraphs_file)
         if footer_problem(where, filesystem):
             continue  # a damaged committed file: the run reports it (Dataset.unreadable_files) and goes on
         marked = "boilerplate" in pq.read_schema(where, filesystem=filesystem).names

@@ -258,6 +258,15 @@ def object_store(uri: str) -> tuple[pafs.FileSystem, str]:
     return _bucket_filesystem(parts.scheme, parts.netloc), f"{parts.netloc}{parts.path}".rstrip("/")
 
 
+def parquet_source(path: str) -> tuple[str, pafs.FileSystem | None]:
+    """What pyarrow's Parquet readers take for a local path or an object-store URI: ``(path, None)``,
+    or ``(key, filesystem)`` with this process's client for the bucket (see :func:`object_store`)."""
+    if not is_object_store(path):
+        return path, None
+    filesystem, key = object_store(path)
+    return key, filesystem
+
+
 def _write_json_object(uri: str, document: Any) -> None:
     """One PUT: an object store shows the whole object or none of it."""
     filesystem, key = object_store(uri)
@@ -852,7 +861,8 @@ class KnownVersion:
 
 def read_known_versions(path: str) -> list[KnownVersion]:
     """(article_id, version, content_hash) of every row of one committed articles file."""
-    table = pq.read_table(path, columns=["article_id", "version", "content_hash"])
+    where, filesystem = parquet_source(path)
+    table = pq.read_table(where, columns=["article_id", "version", "content_hash"], filesystem=filesystem)
     return [
         KnownVersion(i, v, h)
         for i, v, h in zip(

@@ -50,6 +50,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow.parquet as pq
 
+from feedflow.core.dataset import parquet_source
 from feedflow.core.dedup import normalize_for_dedup
 from feedflow.model import Article
 
@@ -341,10 +342,12 @@ def cluster_size_bucket(size: int) -> str:
 def read_committed_signatures(path: str) -> list[SigRecord]:
     """Committed representatives of one articles file: rows with a signature and no ``duplicate_of``
     (files written before signatures were stored have none and take no part)."""
-    names = set(pq.read_schema(path).names)
+    where, filesystem = parquet_source(path)
+    names = set(pq.read_schema(where, filesystem=filesystem).names)
     if not {"minhash", "duplicate_of"} <= names:
         return []
-    table = pq.read_table(path, columns=["article_id", "published_at", "duplicate_of", "minhash"])
+    columns = ["article_id", "published_at", "duplicate_of", "minhash"]
+    table = pq.read_table(where, columns=columns, filesystem=filesystem)
     out = []
     for article_id, published_at, duplicate_of, minhash in zip(
         *(table.column(i).to_pylist() for i in range(4)), strict=True
