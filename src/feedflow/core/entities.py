@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -58,8 +58,10 @@ __all__ = [
     "EntityTagger",
     "Mention",
     "ModelNotInstalledError",
+    "Spans",
     "aggregate_mentions",
     "mask_bullets",
+    "ner_pieces",
     "normalize_mention",
 ]
 
@@ -71,13 +73,6 @@ PERSON = "PERSON"
 #: Paragraphs longer than this are cut (at whitespace) into pieces tagged separately, so a pathological
 #: input cannot exceed spaCy's ``max_length`` or blow up memory.
 MAX_CHUNK_CHARS = 100_000
-#: Paragraphs whose model output an :class:`EntityTagger` remembers (least recently used dropped first):
-#: syndicated and near-duplicate copies of a paragraph go through the model once per tagger. Bounded,
-#: so memory stays flat (under 1 KB a paragraph: at most about 100 MB per worker). Articles reach NER in
-#: shuffle order, not input order, so a copy can come long after its first: with 20,000 entries the
-#: model ran on 207,300 of the 20k bench corpus's paragraphs (116,343 distinct), with 100,000 on 118,113.
-NER_CACHE_PARAGRAPHS = 100_000
-
 #: What the model found in one paragraph: (output label, start, end) per kept entity.
 Spans = tuple[tuple[str, int, int], ...]
 #: The folder of ``feedflow.data`` that holds the bundled pipeline (:data:`BUNDLED_NER_MODEL`).
@@ -343,6 +338,17 @@ def _chunks(paragraph: str, limit: int = MAX_CHUNK_CHARS) -> Iterator[tuple[int,
     yield start, paragraph[start:]
 
 
+def ner_pieces(paragraphs: Sequence[str]) -> Iterator[tuple[int, int, str]]:
+    """``(paragraph number, offset in the joined text, piece)`` of each piece the model runs on: every
+    paragraph (cut at :data:`MAX_CHUNK_CHARS`) that is not blank; offsets count :data:`PARAGRAPH_SEPARATOR`."""
+    base = 0
+    for number, paragraph in enumerate(paragraphs):
+        for offset, piece in _chunks(paragraph):
+            if piece.strip():
+                yield number, base + offset, piece
+        base += len(paragraph) + len(PARAGRAPH_SEPARATOR)
+
+
 def model_location(model: str) -> str:
     """What ``spacy.load`` gets for ``NerConfig.model``: the bundled pipeline folder, or ``model`` itself."""
     if model == BUNDLED_NER_MODEL:
@@ -380,13 +386,10 @@ def _load_pipeline(config: NerConfig) -> Any:
 class EntityTagger:
     """Holds one loaded spaCy pipeline; built once per Beam worker in DoFn.setup()."""
 
-    def __init__(self, config: NerConfig, cache_paragraphs: int = NER_CACHE_PARAGRAPHS) -> None:
+    def __init__(self, config: NerConfig) -> None:
         self.config = config
         self._labels = dict(config.label_map)
         self._nlp = _load_pipeline(config)
-        # Per tagger instance (one per Beam DoFn instance), never process-global: key -> (text, spans).
-        self._cache: OrderedDict[int, tuple[str, Spans]] = OrderedDict()
-        self._cache_size = cache_paragraphs
         #: Paragraph pieces asked for, and how many of them the model actually ran on.
         self.stats = {"paragraphs": 0, "tagged": 0}
 
@@ -395,73 +398,48 @@ class EntityTagger:
         """The components that actually run (for logs and tests)."""
         return tuple(self._nlp.pipe_names)
 
-    def tag_many(
-        self, articles: Sequence[Sequence[str]], keys: Sequence[Sequence[int]] | None = None
-    ) -> list[tuple[Entity, ...]]:
+    def tag_many(self, articles: Sequence[Sequence[str]]) -> list[tuple[Entity, ...]]:
         """Entities of each article; an article is its deduplicated body paragraphs, in order.
 
         Offsets refer to the paragraphs joined by :data:`PARAGRAPH_SEPARATOR` (``Article.text``).
-        ``keys`` (the paragraphs' 64-bit dedup keys, ``Paragraph.key_hash``) key the tagger's cache.
         """
-        return [aggregate_mentions(found) for found in self.mentions_many(articles, keys)]
+        return [aggregate_mentions(found) for found in self.mentions_many(articles)]
 
-    def mentions_many(
-        self, articles: Sequence[Sequence[str]], keys: Sequence[Sequence[int]] | None = None
-    ) -> list[list[Mention]]:
+    def mentions_many(self, articles: Sequence[Sequence[str]]) -> list[list[Mention]]:
         """The raw mentions of each article (output labels, offsets into the joined text), before folding.
 
-        Each distinct paragraph text goes through the model once: repeats within the call and paragraphs
-        the tagger has seen before (same key, same exact text) reuse its output; the rest go through
-        ONE ``nlp.pipe`` sorted by length, so that each batch pads little. NER runs on each paragraph
-        alone, so neither changes what is found."""
-        units: list[tuple[int, int, str, int]] = []  # (article index, offset in the article text, text, key)
+        Each distinct piece of text in the call goes through the model once (:meth:`spans_many`); NER
+        runs on each piece alone, so batching never changes what is found. (The pipeline goes further:
+        it groups the pieces of the whole run by text, so each reaches the model once per run.)"""
+        units: list[tuple[int, int, str]] = []  # (article index, offset in the article text, text)
         for index, paragraphs in enumerate(articles):
             if isinstance(paragraphs, str):
                 raise TypeError("each article must be a sequence of paragraphs, not a str")
-            base = 0
-            for number, paragraph in enumerate(paragraphs):
-                for offset, piece in _chunks(paragraph):
-                    if piece.strip():
-                        # a piece of a long paragraph, or a paragraph without a key: keyed by its text
-                        key = keys[index][number] if keys is not None and len(piece) == len(paragraph) else hash(piece)
-                        units.append((index, base + offset, piece, key))
-                base += len(paragraph) + len(PARAGRAPH_SEPARATOR)
-
-        found: dict[str, Spans] = {}
-        todo: dict[str, int] = {}  # text -> key, in first-seen order
-        for _, _, text, key in units:
-            if text in found or text in todo:
-                continue
-            cached = self._cache.get(key)
-            if cached is not None and cached[0] == text:
-                self._cache.move_to_end(key)
-                found[text] = cached[1]
-            else:
-                todo[text] = key
-        ordered = sorted(todo, key=len)
-        docs = self._nlp.pipe((mask_bullets(text) for text in ordered), batch_size=self.config.batch_size)
-        for text, doc in zip(ordered, docs, strict=True):
-            spans = tuple(
-                (label, int(ent.start_char), int(ent.end_char))
-                for ent in doc.ents
-                if (label := self._labels.get(str(ent.label_))) is not None
-            )
-            found[text] = spans
-            self._remember(todo[text], text, spans)
+            units.extend((index, offset, piece) for _, offset, piece in ner_pieces(paragraphs))
+        distinct = list(dict.fromkeys(text for _, _, text in units))
+        found = dict(zip(distinct, self.spans_many(distinct), strict=True))
         self.stats["paragraphs"] += len(units)
-        self.stats["tagged"] += len(ordered)
 
         mentions: list[list[Mention]] = [[] for _ in articles]
-        for index, base, text, _ in units:
+        for index, base, text in units:
             for label, start, end in found[text]:
                 mentions[index].append(Mention(text[start:end], label, base + start))
         return mentions
 
-    def _remember(self, key: int, text: str, spans: Spans) -> None:
-        self._cache[key] = (text, spans)
-        self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+    def spans_many(self, texts: Sequence[str]) -> list[Spans]:
+        """What the model finds in each text, each run alone: ONE ``nlp.pipe`` over the texts sorted by
+        length, so that each batch pads little; bullets masked first. Counts ``tagged``."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        docs = self._nlp.pipe((mask_bullets(texts[i]) for i in order), batch_size=self.config.batch_size)
+        spans: list[Spans] = [()] * len(texts)
+        for i, doc in zip(order, docs, strict=True):
+            spans[i] = tuple(
+                (label, int(ent.start_char), int(ent.end_char))
+                for ent in doc.ents
+                if (label := self._labels.get(str(ent.label_))) is not None
+            )
+        self.stats["tagged"] += len(texts)
+        return spans
 
     @property
     def model_labels(self) -> tuple[str, ...]:

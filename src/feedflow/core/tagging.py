@@ -1,16 +1,16 @@
-"""Tagging steps over whole articles: topics per article, entities per batch of articles.
+"""Tagging steps: topics per article; entities per distinct piece of text, joined back to articles.
 
 Each step is a callable object built once per worker (it holds a model or an automaton) and applied
-to records; the Beam layer only decides when to build it and how to batch.
+to records; the Beam layer only decides when to build it, how to batch and how to route.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from feedflow.config import NerConfig, TopicConfig
-from feedflow.core.entities import EntityTagger
+from feedflow.core.entities import EntityTagger, Mention, Spans, aggregate_mentions, ner_pieces
 from feedflow.core.topics import TopicTagger
 from feedflow.model import Article
 
@@ -25,28 +25,46 @@ class TopicStep:
         return replace(article, topics=self._tagger.tag(article.title or "", article.body))
 
 
-class EntityStep:
-    """A batch of articles → the same articles with entities; only articles in the model's language
-    go through the model, the others come back unchanged with ``entities_tagged`` false."""
+# ------------------------------------------------------------------ entities routed by paragraph text
+#
+# Across workers, a per-worker cache cannot stop two workers from each running the model on the same
+# syndicated paragraph. The pipeline instead groups the pieces of all articles by text, so that each
+# distinct piece reaches ONE worker ONCE, and joins the mentions back to their articles:
+#   article → entity_pieces → (piece, (article_id, offset)) → group by piece → ParagraphEntities
+#   → (article_id, mentions_at(...)) → join by article_id → with_mentions
+
+
+def wants_entities(article: Article, config: NerConfig) -> bool:
+    """Only articles in the model's language go through it; the others keep ``entities_tagged`` false."""
+    return article.language == config.language
+
+
+def entity_pieces(article: Article) -> list[tuple[int, str]]:
+    """``(offset in Article.text, piece)`` of each piece of the article's body that the model runs on."""
+    return [(offset, piece) for _, offset, piece in ner_pieces(article.body)]
+
+
+class ParagraphEntities:
+    """Distinct pieces of text → what the model finds in each (its output labels, offsets in the piece).
+
+    No cache: the pipeline hands each distinct piece of a run to one instance, once."""
 
     def __init__(self, config: NerConfig) -> None:
-        self._config = config
         self._tagger = EntityTagger(config)
-
-    def wants(self, article: Article) -> bool:
-        return article.language == self._config.language
 
     @property
     def stats(self) -> dict[str, int]:
-        """Paragraphs asked for and paragraphs the model ran on (the rest came from the tagger's cache)."""
         return self._tagger.stats
 
-    def __call__(self, batch: Sequence[Article]) -> list[Article]:
-        chosen = [a for a in batch if self.wants(a)]
-        bodies = [a.body_paragraphs for a in chosen]
-        found = iter(
-            self._tagger.tag_many(
-                [[p.text for p in body] for body in bodies], [[p.key_hash for p in body] for body in bodies]
-            )
-        )
-        return [replace(a, entities=next(found), entities_tagged=True) if self.wants(a) else a for a in batch]
+    def __call__(self, texts: Sequence[str]) -> list[Spans]:
+        return self._tagger.spans_many(texts)
+
+
+def mentions_at(text: str, spans: Spans, offset: int) -> tuple[Mention, ...]:
+    """The spans of one piece as mentions of an article in which the piece starts at ``offset``."""
+    return tuple(Mention(text[start:end], label, offset + start) for label, start, end in spans)
+
+
+def with_mentions(article: Article, mentions: Iterable[Mention]) -> Article:
+    """The article with the entities folded from all its pieces' mentions (in any order)."""
+    return replace(article, entities=aggregate_mentions(tuple(mentions)), entities_tagged=True)

@@ -4,7 +4,7 @@ ReadArticles      input arguments → RawArticles (+ rejects)          core.read
 BuildArticles     RawArticle → Article (+ rejects)                    core.articles
 DropSeenArticles  keep one copy per article_id, skip ids in the dataset (+ rejects, skipped ids)
 CrossArticleDedup boilerplate and near-duplicates across articles     transforms.dedup
-TagArticles       topics per article, entities per batch              core.tagging
+TagArticles       topics per article; entities per distinct piece of text, joined back    core.tagging
 WriteDataset      rows → staged Parquet part files + the run's file listing and counters
 """
 
@@ -40,7 +40,14 @@ from feedflow.core.dataset import (
 from feedflow.core.neardup import NearDupConfig
 from feedflow.core.readers import expand_input, read_input
 from feedflow.core.schemas import load_schemas
-from feedflow.core.tagging import EntityStep, TopicStep
+from feedflow.core.tagging import (
+    ParagraphEntities,
+    TopicStep,
+    entity_pieces,
+    mentions_at,
+    wants_entities,
+    with_mentions,
+)
 from feedflow.model import Article, Rejection
 from feedflow.options import RunOptions
 from feedflow.transforms.base import NAMESPACE, REJECTS, ApplyCore, LogProgressFn, Stopwatch, bind
@@ -149,38 +156,107 @@ class DropSeenArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]]
         return results["main"], results[REJECTS], results[SKIPPED]
 
 
-class TagEntitiesFn(beam.DoFn):
-    """Batches of articles through one spaCy model per worker (loaded in setup)."""
+OTHER_LANGUAGE = "other_language"
+KEYED = "keyed"
+
+
+class PiecesForNerFn(beam.DoFn):
+    """Article in the model's language → ``(piece, (article_id, offset))`` per piece of its body (main)
+    and ``(article_id, article bytes)`` (KEYED, for the join); any other article → OTHER_LANGUAGE."""
 
     def __init__(self, config: NerConfig) -> None:
         self._config = config
-        self._step: EntityStep | None = None
-        self._tagged = Metrics.counter(NAMESPACE, "TagEntities.tagged")
         self._other_language = Metrics.counter(NAMESPACE, "TagEntities.skipped_language")
-        self._paragraphs = {
-            name: Metrics.counter(NAMESPACE, f"TagEntities.paragraphs_{name}") for name in ("paragraphs", "tagged")
-        }
+        self._pieces = Metrics.counter(NAMESPACE, "TagEntities.paragraphs_paragraphs")
+
+    def process(self, article: Article) -> Iterator[Any]:
+        if not wants_entities(article, self._config):
+            self._other_language.inc()
+            yield pvalue.TaggedOutput(OTHER_LANGUAGE, article)
+            return
+        article_id = article.article_id
+        pieces = entity_pieces(article)
+        self._pieces.inc(len(pieces))
+        yield pvalue.TaggedOutput(KEYED, (article_id, to_blob(article)))
+        for offset, piece in pieces:
+            yield piece, (article_id, offset)
+
+
+class TagPiecesFn(beam.DoFn):
+    """Batches of ``(piece, [(article_id, offset), ...])`` → ``(article_id, mentions)`` for each article
+    the piece is in, where the model found something. Each distinct piece of the run arrives once, on one
+    worker, so syndicated text goes through the model once whatever the worker count."""
+
+    def __init__(self, config: NerConfig) -> None:
+        self._config = config
+        self._step: ParagraphEntities | None = None
+        self._tagged = Metrics.counter(NAMESPACE, "TagEntities.paragraphs_tagged")
         self._watch = Stopwatch("TagEntities")
         self._setup_us = 0  # model load; counted in the first bundle (no metrics context in setup())
 
     def setup(self) -> None:
         start = time.thread_time_ns()
-        self._step = EntityStep(self._config)
+        self._step = ParagraphEntities(self._config)
         self._setup_us = (time.thread_time_ns() - start) // 1000
 
-    def process(self, batch: Sequence[Article]) -> Iterator[Article]:
+    def process(self, batch: Sequence[tuple[str, Iterable[tuple[str, int]]]]) -> Iterator[tuple[str, Any]]:
         assert self._step is not None, "setup() was not called"
         if self._setup_us:
             Metrics.counter(NAMESPACE, "TagEntities.setup_us").inc(self._setup_us)
             self._setup_us = 0
         with self._watch:
-            before = dict(self._step.stats)
-            tagged = self._step(batch)
-        for name, counter in self._paragraphs.items():
-            counter.inc(self._step.stats[name] - before[name])
-        for article in tagged:
-            (self._tagged if article.entities_tagged else self._other_language).inc()
+            found = self._step([text for text, _ in batch])
+        self._tagged.inc(len(batch))
+        for (text, refs), spans in zip(batch, found, strict=True):
+            if spans:
+                for article_id, offset in refs:
+                    yield article_id, mentions_at(text, spans, offset)
+
+
+class AttachEntitiesFn(beam.DoFn):
+    """``(article_id, {"article": [bytes], "mentions": [...]})`` → the article with its entities."""
+
+    def __init__(self) -> None:
+        self._tagged = Metrics.counter(NAMESPACE, "TagEntities.tagged")
+        self._watch = Stopwatch("TagEntities")
+
+    def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Article]:
+        _, groups = element
+        for blob in groups["article"]:  # exactly one: ids are unique after DropSeen
+            with self._watch:
+                article = with_mentions(from_blob(blob), (m for ms in groups["mentions"] for m in ms))
+            self._tagged.inc()
             yield article
+
+
+class TagEntities(beam.PTransform[PCollection[Any], Any]):
+    """Articles → the same articles with entities, the model run once per distinct piece of text.
+
+    The pieces of all articles are grouped by their text, so each distinct piece goes to one worker
+    once (a per-worker cache cannot do that across workers), and the mentions are joined back to their
+    articles by id. Articles in another language than the model's pass with ``entities_tagged`` false."""
+
+    def __init__(self, config: NerConfig) -> None:
+        super().__init__()
+        self._config = config
+
+    def expand(self, articles: PCollection[Any]) -> PCollection[Any]:
+        split = articles | "Pieces" >> beam.ParDo(PiecesForNerFn(self._config)).with_outputs(
+            OTHER_LANGUAGE, KEYED, main="pieces"
+        )
+        mentions = (
+            split["pieces"]
+            | "GroupByText" >> beam.GroupByKey()
+            | "BatchPieces" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
+            | "TagPieces" >> beam.ParDo(TagPiecesFn(self._config))
+        )
+        tagged = (
+            {"article": split[KEYED], "mentions": mentions}
+            | "JoinMentions" >> beam.CoGroupByKey()
+            | "Attach" >> beam.ParDo(AttachEntitiesFn())
+        )
+        result: PCollection[Any] = (tagged, split[OTHER_LANGUAGE]) | "AllTagged" >> beam.Flatten()
+        return result
 
 
 class TagArticles(beam.PTransform[PCollection[Any], Any]):
@@ -195,11 +271,7 @@ class TagArticles(beam.PTransform[PCollection[Any], Any]):
         if self._topics is not None:
             articles, _ = articles | ApplyCore("TagTopics", TopicStep, self._topics)
         if self._entities is not None:
-            articles = (
-                articles
-                | "BatchForNer" >> beam.BatchElements(min_batch_size=8, max_batch_size=128)
-                | "TagEntities" >> beam.ParDo(TagEntitiesFn(self._entities))
-            )
+            articles = articles | "TagEntities" >> TagEntities(self._entities)
         return articles
 
 
