@@ -60,11 +60,17 @@ class ParagraphEntities:
         return self._tagger.spans_many(texts)
 
 
-def mentions_at(text: str, spans: Spans, offset: int) -> tuple[Mention, ...]:
+#: A mention as plain values ``(text, label, offset)``: what crosses the join back to the articles.
+#: Beam's coder encodes such tuples natively, about ten times faster than pickled records.
+MentionValues = tuple[str, str, int]
+
+
+def mentions_at(text: str, spans: Spans, offset: int) -> tuple[MentionValues, ...]:
     """The spans of one piece as mentions of an article in which the piece starts at ``offset``."""
-    return tuple(Mention(text[start:end], label, offset + start) for label, start, end in spans)
+    return tuple((text[start:end], label, offset + start) for label, start, end in spans)
 
 
-def with_mentions(article: Article, mentions: Iterable[Mention]) -> Article:
+def with_mentions(article: Article, mentions: Iterable[MentionValues]) -> Article:
     """The article with the entities folded from all its pieces' mentions (in any order)."""
-    return replace(article, entities=aggregate_mentions(tuple(mentions)), entities_tagged=True)
+    folded = aggregate_mentions([Mention(text, label, offset) for text, label, offset in mentions])
+    return replace(article, entities=folded, entities_tagged=True)

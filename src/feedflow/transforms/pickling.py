@@ -18,14 +18,13 @@ from operator import attrgetter
 from typing import Any
 
 from feedflow.core.dataset import KnownVersion, TableRow, WrittenFile
-from feedflow.core.entities import Mention
 from feedflow.core.neardup import Assignment, Edge, SigRecord
 from feedflow.model import Article, Entity, Paragraph, RawArticle, Rejection, TopicScore
 
 #: The record model, and the core's records that cross a shuffle (SigRecord: every signature, twice).
 RECORDS: tuple[type, ...] = (
     Article, Paragraph, Entity, TopicScore, RawArticle, Rejection,
-    SigRecord, Edge, Assignment, KnownVersion, TableRow, WrittenFile, Mention,
+    SigRecord, Edge, Assignment, KnownVersion, TableRow, WrittenFile,
 )  # fmt: skip
 
 
