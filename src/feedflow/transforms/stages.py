@@ -10,6 +10,7 @@ WriteDataset      rows → staged Parquet part files + the run's file listing an
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -55,6 +56,8 @@ from feedflow.transforms.dedup import CrossArticleDedup
 from feedflow.transforms.pickling import from_blob, to_blob
 
 SKIPPED = "skipped"
+
+_LOG = logging.getLogger("feedflow")
 
 
 class ReadArticles(beam.PTransform[PCollection[Any], Any]):
@@ -187,26 +190,41 @@ class TagPiecesFn(beam.DoFn):
     the piece is in, where the model found something. Each distinct piece of the run arrives once, on one
     worker, so syndicated text goes through the model once whatever the worker count."""
 
-    def __init__(self, config: NerConfig) -> None:
+    def __init__(self, config: NerConfig, progress_every_s: float = 15.0) -> None:
         self._config = config
         self._step: ParagraphEntities | None = None
         self._tagged = Metrics.counter(NAMESPACE, "TagEntities.paragraphs_tagged")
         self._watch = Stopwatch("TagEntities")
         self._setup_us = 0  # model load; counted in the first bundle (no metrics context in setup())
+        self._progress_every_s = progress_every_s  # NER is most of a run: show life, at most this often
 
     def setup(self) -> None:
         start = time.thread_time_ns()
         self._step = ParagraphEntities(self._config)
         self._setup_us = (time.thread_time_ns() - start) // 1000
+        self._done = 0
+        self._started: float | None = None
+
+    def _log_progress(self, tagged: int, started: float) -> None:
+        if self._started is None:
+            self._started = self._last_log = started
+        self._done += tagged
+        now = time.monotonic()
+        if now - self._last_log >= self._progress_every_s:
+            self._last_log = now
+            rate = self._done / max(now - self._started, 1e-9)
+            _LOG.info("… %d distinct paragraphs through NER so far (this worker, %.0f/s)", self._done, rate)
 
     def process(self, batch: Sequence[tuple[str, Iterable[tuple[str, int]]]]) -> Iterator[tuple[str, Any]]:
         assert self._step is not None, "setup() was not called"
         if self._setup_us:
             Metrics.counter(NAMESPACE, "TagEntities.setup_us").inc(self._setup_us)
             self._setup_us = 0
+        started = time.monotonic()
         with self._watch:
             found = self._step([text for text, _ in batch])
         self._tagged.inc(len(batch))
+        self._log_progress(len(batch), started)
         for (text, refs), spans in zip(batch, found, strict=True):
             if spans:
                 for article_id, offset in refs:
