@@ -285,3 +285,27 @@ def test_kill_9_while_a_window_commits_then_a_clean_stream_is_exactly_once(
     ]
     assert len({article_id for article_id, *_ in rows}) == 3
     assert not any((tmp_path / "data" / "_staging").iterdir())
+
+
+@pytest.mark.slow
+def test_a_stream_tags_entities_like_once_ticks(http_server: Any, tmp_path: Path) -> None:
+    """NER groups the pieces of a window by text and joins the mentions back within the window."""
+    wire = "Angela Merkel met Emmanuel Macron in Paris on Friday, Reuters reported."
+    feed = rss(
+        ("e1", "Leaders meet", f"{wire} The talks covered trade."),
+        ("e2", "Summit", f"{wire} Officials in Berlin welcomed the meeting."),
+    )
+    http_server.route("/e.xml", feed, headers={"Content-Type": "application/rss+xml"})
+    lst = tmp_path / "feeds.txt"
+    lst.write_text(http_server.url("/e.xml") + "\n")
+    out, reference = tmp_path / "stream", tmp_path / "reference"
+    common = ("--feeds", str(lst), "--ignore-schedule")
+    assert main(["ingest", "--streaming", *common, "--output", str(out), "--every", "1s", "--max-ticks", "1"]) == 0
+    assert main(["ingest", "--once", *common, "--output", str(reference)]) == 0
+    sql = (
+        "SELECT a.title, e.entity, e.label, e.first_offset FROM entities e JOIN articles a USING (article_id) "
+        "ORDER BY ALL"
+    )
+    streamed = run_query(str(out), sql)[1]
+    assert streamed == run_query(str(reference), sql)[1]
+    assert {("Leaders meet", "Angela Merkel"), ("Summit", "Angela Merkel")} <= {(t, e) for t, e, *_ in streamed}
