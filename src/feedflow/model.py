@@ -153,14 +153,9 @@ class Article:
     similarity: float | None = None
 
     @property
-    def body_paragraphs(self) -> tuple[Paragraph, ...]:
-        """The paragraphs that make the article's text: first copies that are not boilerplate."""
-        return tuple(p for p in self.paragraphs if p.duplicate_of is None and not p.boilerplate)
-
-    @property
     def body(self) -> tuple[str, ...]:
-        """The texts of :attr:`body_paragraphs`."""
-        return tuple(p.text for p in self.body_paragraphs)
+        """The paragraphs that make the article's text: first copies that are not boilerplate."""
+        return tuple(p.text for p in self.paragraphs if p.duplicate_of is None and not p.boilerplate)
 
     @property
     def text(self) -> str:

@@ -6,11 +6,11 @@ to records; the Beam layer only decides when to build it, how to batch and how t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import replace
 
 from feedflow.config import NerConfig, TopicConfig
-from feedflow.core.entities import EntityTagger, Mention, Spans, aggregate_mentions, ner_pieces
+from feedflow.core.entities import Mention, Spans, aggregate_mentions, ner_pieces
 from feedflow.core.topics import TopicTagger
 from feedflow.model import Article
 
@@ -30,7 +30,7 @@ class TopicStep:
 # Across workers, a per-worker cache cannot stop two workers from each running the model on the same
 # syndicated paragraph. The pipeline instead groups the pieces of all articles by text, so that each
 # distinct piece reaches ONE worker ONCE, and joins the mentions back to their articles:
-#   article → entity_pieces → (piece, (article_id, offset)) → group by piece → ParagraphEntities
+#   article → entity_pieces → (piece, (article_id, offset)) → group by piece → EntityTagger.spans_many
 #   → (article_id, mentions_at(...)) → join by article_id → with_mentions
 
 
@@ -42,22 +42,6 @@ def wants_entities(article: Article, config: NerConfig) -> bool:
 def entity_pieces(article: Article) -> list[tuple[int, str]]:
     """``(offset in Article.text, piece)`` of each piece of the article's body that the model runs on."""
     return [(offset, piece) for _, offset, piece in ner_pieces(article.body)]
-
-
-class ParagraphEntities:
-    """Distinct pieces of text → what the model finds in each (its output labels, offsets in the piece).
-
-    No cache: the pipeline hands each distinct piece of a run to one instance, once."""
-
-    def __init__(self, config: NerConfig) -> None:
-        self._tagger = EntityTagger(config)
-
-    @property
-    def stats(self) -> dict[str, int]:
-        return self._tagger.stats
-
-    def __call__(self, texts: Sequence[str]) -> list[Spans]:
-        return self._tagger.spans_many(texts)
 
 
 #: A mention as plain values ``(text, label, offset)``: what crosses the join back to the articles.

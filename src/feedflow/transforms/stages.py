@@ -38,11 +38,11 @@ from feedflow.core.dataset import (
     reject_row,
     write_listing,
 )
+from feedflow.core.entities import EntityTagger
 from feedflow.core.neardup import NearDupConfig
 from feedflow.core.readers import expand_input, read_input
 from feedflow.core.schemas import load_schemas
 from feedflow.core.tagging import (
-    ParagraphEntities,
     TopicStep,
     entity_pieces,
     mentions_at,
@@ -192,7 +192,7 @@ class TagPiecesFn(beam.DoFn):
 
     def __init__(self, config: NerConfig, progress_every_s: float = 15.0) -> None:
         self._config = config
-        self._step: ParagraphEntities | None = None
+        self._tagger: EntityTagger | None = None
         self._tagged = Metrics.counter(NAMESPACE, "TagEntities.paragraphs_tagged")
         self._watch = Stopwatch("TagEntities")
         self._setup_us = 0  # model load; counted in the first bundle (no metrics context in setup())
@@ -200,14 +200,12 @@ class TagPiecesFn(beam.DoFn):
 
     def setup(self) -> None:
         start = time.thread_time_ns()
-        self._step = ParagraphEntities(self._config)
+        self._tagger = EntityTagger(self._config)  # no cache: each distinct piece of a run arrives once
         self._setup_us = (time.thread_time_ns() - start) // 1000
-        self._done = 0
-        self._started: float | None = None
+        self._done = 0  # distinct pieces tagged by this instance
+        self._started = self._last_log = 0.0  # set by the first batch: the rate leaves out the wait before it
 
-    def _log_progress(self, tagged: int, started: float) -> None:
-        if self._started is None:
-            self._started = self._last_log = started
+    def _log_progress(self, tagged: int) -> None:
         self._done += tagged
         now = time.monotonic()
         if now - self._last_log >= self._progress_every_s:
@@ -216,15 +214,16 @@ class TagPiecesFn(beam.DoFn):
             _LOG.info("… %d distinct paragraphs through NER so far (this worker, %.0f/s)", self._done, rate)
 
     def process(self, batch: Sequence[tuple[str, Iterable[tuple[str, int]]]]) -> Iterator[tuple[str, Any]]:
-        assert self._step is not None, "setup() was not called"
+        assert self._tagger is not None, "setup() was not called"
         if self._setup_us:
             Metrics.counter(NAMESPACE, "TagEntities.setup_us").inc(self._setup_us)
             self._setup_us = 0
-        started = time.monotonic()
+        if not self._done:
+            self._started = self._last_log = time.monotonic()
         with self._watch:
-            found = self._step([text for text, _ in batch])
+            found = self._tagger.spans_many([text for text, _ in batch])
         self._tagged.inc(len(batch))
-        self._log_progress(len(batch), started)
+        self._log_progress(len(batch))
         for (text, refs), spans in zip(batch, found, strict=True):
             if spans:
                 for article_id, offset in refs:
