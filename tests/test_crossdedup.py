@@ -11,9 +11,13 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from feedflow.cli import main
+from feedflow.core.boilerplate import BoilerplateConfig, read_committed_evidence
+from feedflow.core.dataset import read_known_versions
+from feedflow.core.neardup import NearDupConfig, band_keys, lsh_bands, read_committed_signatures
 from feedflow.query import run_query
 
 pytestmark = pytest.mark.slow
@@ -285,3 +289,35 @@ def test_settings_turn_the_steps_off_and_are_validated(tmp_path: Path) -> None:
     assert rows(out, "SELECT count(*) FROM paragraphs WHERE boilerplate IS NOT NULL") == [(0,)]
     assert main(["run", str(source), "--output", str(out), "--near-dup-threshold", "0.3"]) == 2
     assert main(["run", str(source), "--output", str(out), "--boilerplate-min-articles", "1"]) == 2
+
+
+def test_history_read_for_a_run_is_exactly_the_part_that_can_matter(run_dir: Path) -> None:
+    """Given the keys of a run's new articles, the history readers return the unfiltered history
+    restricted to those keys — nothing that could decide something is left out, the rest is."""
+    files = sorted(str(p) for p in (run_dir / "articles").rglob("*.parquet"))
+    bands, band_rows = lsh_bands(NearDupConfig().threshold)
+
+    reps = [r for f in files for r in read_committed_signatures(f)]
+    assert len(reps) >= 5
+    target = reps[len(reps) // 2]
+    wanted = np.array(sorted(band_keys(target.minhash, bands, band_rows)), dtype=np.int64)
+    picked = [r for f in files for r in read_committed_signatures(f, wanted, bands, band_rows)]
+    sharing = [r for r in reps if set(band_keys(r.minhash, bands, band_rows)) & set(wanted.tolist())]
+    assert picked == sharing and target in picked and len(picked) < len(reps)
+    assert [r for f in files for r in read_committed_signatures(f, np.array([], np.int64), bands, band_rows)] == []
+
+    config = BoilerplateConfig()
+    folders: dict[str, list[str]] = {}
+    for f in files:
+        folders.setdefault(str(Path(f).parent), []).append(f)
+    full = [item for group in folders.values() for item in read_committed_evidence(group, config)]
+    keys = sorted({key for (_, key), _ in full})
+    assert len(keys) >= 4
+    some = keys[::2]
+    part = [item for group in folders.values() for item in read_committed_evidence(group, config, some)]
+    assert part == [item for item in full if item[0][1] in set(some)] and 0 < len(part) < len(full)
+
+    known = [k for f in files for k in read_known_versions(f)]
+    ids = sorted({k.article_id for k in known})[:3]
+    assert [k for f in files for k in read_known_versions(f, ids)] == [k for k in known if k.article_id in ids]
+    assert len(ids) == 3 < len(known)

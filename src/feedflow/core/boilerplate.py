@@ -46,6 +46,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -200,23 +202,19 @@ def paragraph_files(articles_files: Sequence[str]) -> list[str]:
 
 
 def read_committed_evidence(
-    articles_files: Sequence[str], config: BoilerplateConfig
+    articles_files: Sequence[str], config: BoilerplateConfig, wanted: Sequence[int] | None = None
 ) -> Iterator[tuple[SourceKey, Evidence]]:
-    """((source, key), (article_id, sketch)) for every committed evidence paragraph of one partition
-    folder, whose committed articles files are ``articles_files``; the paragraphs files of the same
-    folder are listed beside them (an article's paragraph rows may span several files of its folder)."""
+    """((source, key), (article_id, sketch)) for the committed evidence paragraphs of one partition
+    folder, whose committed articles files are ``articles_files`` (the paragraphs files of the same
+    folder are listed beside them: an article's paragraph rows may span several files of its folder);
+    per (source, key) only the ``keep`` items :func:`smallest` keeps, as the run's combine would.
+
+    With ``wanted`` (the keys of the run's new evidence), only paragraphs with one of those keys: a key
+    no new article holds decides nothing in this run, so what the run holds of its history grows with
+    the run, not with the dataset."""
     if not articles_files:
         return
-    sources: dict[tuple[str, int], tuple[str, tuple[int, ...]]] = {}
-    for path in articles_files:
-        where, filesystem = parquet_source(path)
-        columns = ["article_id", "version", "source"]
-        if "minhash" in pq.read_schema(where, filesystem=filesystem).names:
-            columns.append("minhash")
-        table = pq.read_table(where, columns=columns, filesystem=filesystem)
-        rows = zip(*(table.column(i).to_pylist() for i in range(len(columns))), strict=True)
-        for article_id, version, source, *minhash in rows:
-            sources[(article_id, version)] = (source, sketch_of(minhash[0] if minhash else None))
+    wanted_keys = pa.array(wanted, pa.int64()) if wanted is not None else None
     keys: dict[tuple[str, int], set[int]] = {}
     for paragraphs_file in paragraph_files(articles_files):
         where, filesystem = parquet_source(paragraphs_file)
@@ -225,13 +223,35 @@ def read_committed_evidence(
         marked = "boilerplate" in pq.read_schema(where, filesystem=filesystem).names
         columns = ["article_id", "version", "key_hash", "duplicate_of", "boilerplate" if marked else "text"]
         table = pq.read_table(where, columns=columns, filesystem=filesystem)
+        if wanted_keys is not None:
+            table = table.filter(pc.is_in(table["key_hash"], value_set=wanted_keys))
         values = [table.column(i).to_pylist() for i in range(len(columns))]
         for article_id, version, key, duplicate_of, flag in zip(*values, strict=True):
-            if (article_id, version) not in sources or duplicate_of is not None:
+            if duplicate_of is not None:
                 continue
             if (flag is not None) if marked else long_enough(flag, config):
                 keys.setdefault((article_id, version), set()).add(key)
-    for (article_id, version), article_keys in sorted(keys.items()):
+    if not keys:
+        return
+    needed = pa.array(sorted({article_id for article_id, _ in keys}), pa.string())
+    sources: dict[tuple[str, int], tuple[str, tuple[int, ...]]] = {}
+    for path in articles_files:
+        where, filesystem = parquet_source(path)
+        columns = ["article_id", "version", "source"]
+        if "minhash" in pq.read_schema(where, filesystem=filesystem).names:
+            columns.append("minhash")
+        table = pq.read_table(where, columns=columns, filesystem=filesystem)
+        table = table.filter(pc.is_in(table["article_id"], value_set=needed))
+        rows = zip(*(table.column(i).to_pylist() for i in range(len(columns))), strict=True)
+        for article_id, version, source, *minhash in rows:
+            sources[(article_id, version)] = (source, sketch_of(minhash[0] if minhash else None))
+    grouped: dict[SourceKey, list[Evidence]] = {}
+    for (article_id, version), article_keys in keys.items():
+        if (article_id, version) not in sources:
+            continue  # a paragraph row of a file that is not committed (or is damaged): not history
         source, sketch = sources[(article_id, version)]
-        for key in sorted(article_keys):
-            yield (source, key), (article_id, sketch)
+        for key in article_keys:
+            grouped.setdefault((source, key), []).append((article_id, sketch))
+    for source_key in sorted(grouped):  # only what the combine would keep of this folder: fewer elements
+        for item in smallest([grouped[source_key]], config.keep):
+            yield source_key, item

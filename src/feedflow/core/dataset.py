@@ -64,6 +64,7 @@ from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -859,15 +860,15 @@ class KnownVersion:
     content_hash: str
 
 
-def read_known_versions(path: str) -> list[KnownVersion]:
-    """(article_id, version, content_hash) of every row of one committed articles file."""
+def read_known_versions(path: str, wanted: Sequence[str] | None = None) -> list[KnownVersion]:
+    """(article_id, version, content_hash) of every row of one committed articles file; with ``wanted``
+    (the run's new article ids), of those rows only: no other id can meet this run's articles."""
     where, filesystem = parquet_source(path)
     table = pq.read_table(where, columns=["article_id", "version", "content_hash"], filesystem=filesystem)
+    if wanted is not None:
+        table = table.filter(pc.is_in(table["article_id"], value_set=pa.array(wanted, pa.string())))
     return [
-        KnownVersion(i, v, h)
-        for i, v, h in zip(
-            table.column(0).to_pylist(), table.column(1).to_pylist(), table.column(2).to_pylist(), strict=True
-        )
+        KnownVersion(i, v, h) for i, v, h in zip(*(table.column(n).to_pylist() for n in range(3)), strict=True)
     ]
 
 

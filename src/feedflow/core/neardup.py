@@ -48,6 +48,8 @@ from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from feedflow.core.dataset import parquet_source
@@ -207,14 +209,23 @@ def jaccard_estimate(a: Sequence[int] | Signature, b: Sequence[int] | Signature)
 
 def band_keys(signature: Sequence[int] | Signature, bands: int, rows: int) -> list[int]:
     """One signed 64-bit key per band; the band index is part of the key (bands never collide)."""
-    values = (np.asarray(signature, dtype=np.int64) & 0xFFFFFFFF).astype(np.uint64)
-    if len(values) < bands * rows:
-        raise ValueError(f"signature of {len(values)} values is too short for {bands}×{rows} bands")
-    grid = values[: bands * rows].reshape(bands, rows)
-    acc = splitmix64((np.arange(bands, dtype=np.uint64) + np.uint64(1)) * _GOLDEN ^ np.uint64(rows))
+    return [int(v) for v in band_keys_many(np.asarray(signature, dtype=np.int64)[None, :], bands, rows)[0]]
+
+
+def band_keys_many(signatures: npt.NDArray[np.int64], bands: int, rows: int) -> npt.NDArray[np.int64]:
+    """:func:`band_keys` of each row of an ``(n, num_perm)`` array of signatures (stored or raw values),
+    as an ``(n, bands)`` array."""
+    values = (signatures.astype(np.int64) & 0xFFFFFFFF).astype(np.uint64)
+    if values.shape[1] < bands * rows:
+        raise ValueError(f"signature of {values.shape[1]} values is too short for {bands}×{rows} bands")
+    grid = values[:, : bands * rows].reshape(len(values), bands, rows)
+    acc = np.broadcast_to(
+        splitmix64((np.arange(bands, dtype=np.uint64) + np.uint64(1)) * _GOLDEN ^ np.uint64(rows)), grid.shape[:2]
+    )
     for column in range(rows):
-        acc = splitmix64(acc ^ grid[:, column])
-    return [int(v) for v in acc.view(np.int64)]
+        acc = splitmix64(acc ^ grid[:, :, column])
+    keys: npt.NDArray[np.int64] = acc.view(np.int64)
+    return keys
 
 
 def signature_digest(signature: Sequence[int]) -> str:
@@ -339,19 +350,57 @@ def cluster_size_bucket(size: int) -> str:
     return "21+"
 
 
-def read_committed_signatures(path: str) -> list[SigRecord]:
+def read_committed_signatures(
+    path: str, wanted: Sequence[int] | None = None, bands: int = 0, rows: int = 0
+) -> list[SigRecord]:
     """Committed representatives of one articles file: rows with a signature and no ``duplicate_of``
-    (files written before signatures were stored have none and take no part)."""
+    (files written before signatures were stored have none and take no part).
+
+    With ``wanted`` (the band keys of the run's new articles: a sorted int64 array, or any sequence),
+    only representatives sharing at least one band key with them: no other can fall in an LSH bucket
+    with a new article, and pairs of two committed articles are never made, so leaving them out changes
+    no result — and keeps what a run holds of its history proportional to the run, not to the dataset."""
     where, filesystem = parquet_source(path)
     names = set(pq.read_schema(where, filesystem=filesystem).names)
     if not {"minhash", "duplicate_of"} <= names:
         return []
     columns = ["article_id", "published_at", "duplicate_of", "minhash"]
     table = pq.read_table(where, columns=columns, filesystem=filesystem)
-    out = []
-    for article_id, published_at, duplicate_of, minhash in zip(
-        *(table.column(i).to_pylist() for i in range(4)), strict=True
-    ):
-        if duplicate_of is None and minhash:
-            out.append(SigRecord(article_id, order_key(article_id, published_at, new=False), tuple(minhash)))
-    return out
+    lengths = pc.fill_null(pc.list_value_length(table["minhash"]), 0)
+    table = table.filter(pc.and_(pc.is_null(table["duplicate_of"]), pc.greater(lengths, 0)))
+    if wanted is not None and table.num_rows:
+        # UnionFn hands a sorted array of distinct keys; anything else is made one
+        wanted_set = wanted if isinstance(wanted, np.ndarray) else np.unique(np.asarray(wanted, dtype=np.int64))
+        table = table.filter(pa.array(_shares_a_band(table["minhash"], wanted_set, bands, rows)))
+    return [
+        SigRecord(article_id, order_key(article_id, published_at, new=False), tuple(minhash))
+        for article_id, published_at, minhash in zip(
+            table["article_id"].to_pylist(), table["published_at"].to_pylist(), table["minhash"].to_pylist(),
+            strict=True,
+        )
+    ]  # fmt: skip
+
+
+def _shares_a_band(minhash: pa.ChunkedArray, wanted: npt.NDArray[np.int64], bands: int, rows: int) -> list[bool]:
+    """Per stored signature: whether one of its band keys is in ``wanted`` (too short to band: kept, so
+    that it fails where it always did)."""
+    lengths = pc.list_value_length(minhash).to_numpy(zero_copy_only=False)
+    if len(set(lengths.tolist())) == 1 and lengths[0] >= bands * rows:
+        flat = pc.list_flatten(minhash).to_numpy(zero_copy_only=False).astype(np.int64)
+        keys = band_keys_many(flat.reshape(len(lengths), int(lengths[0])), bands, rows)
+        hits: npt.NDArray[np.bool_] = np.asarray(_members(keys, wanted).any(axis=1))
+        return [bool(hit) for hit in hits]
+    return [
+        len(values) < bands * rows or bool(_members(np.asarray(band_keys(values, bands, rows)), wanted).any())
+        for values in minhash.to_pylist()
+    ]
+
+
+def _members(values: npt.NDArray[np.int64], sorted_set: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Elementwise: whether each value is in ``sorted_set`` (sorted, distinct) — a binary search per value,
+    where np.isin would sort the (large) set again on every call."""
+    if not len(sorted_set):
+        return np.zeros(values.shape, dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    found: npt.NDArray[np.bool_] = sorted_set[at] == values
+    return found

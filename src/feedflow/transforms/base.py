@@ -12,9 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
+import numpy as np
+import numpy.typing as npt
 from apache_beam import pvalue
 from apache_beam.metrics.metric import Metrics
 from apache_beam.pvalue import PCollection
@@ -126,6 +129,48 @@ class LogProgressFn(beam.DoFn):
         if self._seen % self._every == 0:
             _LOG.info("… %d %s so far (this worker)", self._seen, self._what)
         yield element
+
+
+@dataclass(frozen=True)
+class Int64Set:
+    """A sorted array of distinct int64 keys, wrapped: Beam tests a side input's default value for
+    truth, which a numpy array refuses."""
+
+    values: npt.NDArray[np.int64]
+
+
+class UnionFn(beam.CombineFn):
+    """Iterables of hashable, orderable values → the distinct values, sorted (e.g. the keys of a run's
+    new articles, as a side input that filters what is read of the history): a tuple, or with
+    ``int64=True`` an :class:`Int64Set` (one buffer to encode and decode, however many keys)."""
+
+    def __init__(self, int64: bool = False) -> None:
+        self._int64 = int64
+
+    def create_accumulator(self) -> set[Any]:
+        return set()
+
+    def add_input(self, accumulator: set[Any], element: Iterable[Any]) -> set[Any]:
+        accumulator.update(element)
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[set[Any]]) -> set[Any]:
+        merged: set[Any] = set()
+        for accumulator in accumulators:
+            merged |= accumulator
+        return merged
+
+    @staticmethod
+    def view(int64: bool = False) -> beam.PTransform[PCollection[Any], Any]:
+        """``pcoll | UnionFn.view()``: the union as a singleton side input, per window (streaming too;
+        an empty input gives the empty union)."""
+        view: beam.PTransform[PCollection[Any], Any] = beam.CombineGlobally(UnionFn(int64)).as_singleton_view()
+        return view
+
+    def extract_output(self, accumulator: set[Any]) -> Any:
+        if self._int64:
+            return Int64Set(np.sort(np.fromiter(accumulator, dtype=np.int64, count=len(accumulator))))
+        return tuple(sorted(accumulator))
 
 
 def bind(function: Callable[..., Any], *args: Any) -> Callable[[Any], Any]:

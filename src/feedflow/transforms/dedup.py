@@ -7,6 +7,13 @@ CrossArticleDedup   both, boilerplate first (near-duplicate signatures are taken
 Every decision is a GroupByKey/CombinePerKey over the data of this run and the committed dataset (read
 as PCollections from its files, one file or partition folder per element): no worker holds the history,
 no process keeps a cache, and the result does not depend on worker count or input order.
+
+Of the committed dataset only what this run's articles can meet is read ("narrow history"): the union of
+their paragraph keys and of their LSH band keys goes to the readers as a side input, which drop every
+other committed row before it becomes a Python object. A key no new article holds decides nothing here,
+and a committed representative that shares no band with a new article can never be paired with one
+(committed pairs are never compared), so the result is the same and the cost follows the run's size,
+not the dataset's (README, "Deduplication").
 """
 
 from __future__ import annotations
@@ -37,7 +44,6 @@ from feedflow.core.neardup import (
     MinHasher,
     NearDupConfig,
     Node,
-    Order,
     SigRecord,
     band_keys,
     bucket_pairs,
@@ -51,7 +57,7 @@ from feedflow.core.neardup import (
     verify,
 )
 from feedflow.model import Article
-from feedflow.transforms.base import NAMESPACE, Stopwatch
+from feedflow.transforms.base import NAMESPACE, Stopwatch, UnionFn
 from feedflow.transforms.pickling import from_blob, to_blob
 
 # ------------------------------------------------------------------------------------ boilerplate
@@ -153,22 +159,33 @@ class DropBoilerplate(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
     of new articles and of the committed dataset (read per partition folder), then a CoGroupByKey; copies
     of one story count once (see feedflow.core.boilerplate)."""
 
-    def __init__(self, config: BoilerplateConfig) -> None:
+    def __init__(self, config: BoilerplateConfig, narrow_history: bool = True) -> None:
         super().__init__()
         self._config = config
+        self._narrow = narrow_history
 
     def expand(self, inputs: tuple[PCollection[Any], PCollection[Any]]) -> PCollection[Any]:
         articles, existing_files = inputs
         config = self._config
         signed = articles | "NewEvidence" >> beam.ParDo(EvidenceFn(config)).with_outputs(EVIDENCE, main="articles")
         articles, new_evidence = signed["articles"], signed[EVIDENCE]
-        committed = (
-            existing_files
-            | "KeyFilesByFolder" >> beam.Map(_folder_of)
-            | "GroupFilesByFolder" >> beam.GroupByKey()
-            | "ReadCommittedEvidence" >> beam.FlatMap(lambda kv: read_committed_evidence(sorted(kv[1]), config))
-            | "KeepSmallest" >> beam.CombinePerKey(SmallestEvidenceFn(config.keep))
+        folders = (
+            existing_files | "KeyFilesByFolder" >> beam.Map(_folder_of) | "GroupFilesByFolder" >> beam.GroupByKey()
         )
+        if self._narrow:  # only the keys this run's articles hold can decide anything
+            wanted = (
+                new_evidence
+                | "NewKeys" >> beam.Map(lambda item: (item[0][1],))
+                | "AllNewKeys" >> UnionFn.view(int64=True)
+            )
+            evidence_read = folders | "ReadCommittedEvidence" >> beam.FlatMap(
+                lambda kv, keys: read_committed_evidence(sorted(kv[1]), config, keys.values), keys=wanted
+            )
+        else:
+            evidence_read = folders | "ReadCommittedEvidence" >> beam.FlatMap(
+                lambda kv: read_committed_evidence(sorted(kv[1]), config)
+            )
+        committed = evidence_read | "KeepSmallest" >> beam.CombinePerKey(SmallestEvidenceFn(config.keep))
         hits = (
             {"new": new_evidence, "old": committed}
             | "JoinEvidence" >> beam.CoGroupByKey()
@@ -227,8 +244,8 @@ class SplitIdenticalFn(beam.DoFn):
             yield pvalue.TaggedOutput(MEMBERS, (head.article_id, other.article_id))
 
 
-def _band_members(record: SigRecord, bands: int, rows: int) -> list[tuple[int, Order]]:
-    return [(key, record.order) for key in band_keys(record.minhash, bands, rows)]
+def _with_bands(record: SigRecord, bands: int, rows: int) -> tuple[SigRecord, list[int]]:
+    return record, band_keys(record.minhash, bands, rows)
 
 
 def _half_join(element: tuple[Node, dict[str, Iterable[Any]]]) -> Iterator[tuple[Node, tuple[SigRecord, ...]]]:
@@ -317,9 +334,10 @@ class MarkNearDuplicates(beam.PTransform[tuple[PCollection[Any], PCollection[Any
     node, and one greedy clustering step orders the verified edges (edges only: no text, no signature).
     """
 
-    def __init__(self, config: NearDupConfig) -> None:
+    def __init__(self, config: NearDupConfig, narrow_history: bool = True) -> None:
         super().__init__()
         self._config = config
+        self._narrow = narrow_history
 
     def expand(self, inputs: tuple[PCollection[Any], PCollection[Any]]) -> PCollection[Any]:
         articles, existing_files = inputs
@@ -333,12 +351,25 @@ class MarkNearDuplicates(beam.PTransform[tuple[PCollection[Any], PCollection[Any
             | "GroupIdentical" >> beam.GroupByKey()
             | "SplitIdentical" >> beam.ParDo(SplitIdenticalFn()).with_outputs(MEMBERS, main="heads")
         )
-        committed = existing_files | "ReadCommittedSignatures" >> beam.FlatMap(read_committed_signatures)
-        records = (split["heads"], committed) | "AllSignatures" >> beam.Flatten()
+        new_banded = split["heads"] | "HeadBands" >> beam.Map(_with_bands, bands, rows)
+        if self._narrow:  # only representatives sharing a band key with a new article can pair with one
+            wanted = (
+                new_banded
+                | "NewBandKeys" >> beam.Map(lambda banded: banded[1])
+                | "AllNewBandKeys" >> UnionFn.view(int64=True)
+            )
+            signatures = existing_files | "ReadCommittedSignatures" >> beam.FlatMap(
+                lambda path, keys: read_committed_signatures(path, keys.values, bands, rows), keys=wanted
+            )
+        else:
+            signatures = existing_files | "ReadCommittedSignatures" >> beam.FlatMap(read_committed_signatures)
+        committed = signatures | "CommittedBands" >> beam.Map(_with_bands, bands, rows)
+        banded = (new_banded, committed) | "AllSignatures" >> beam.Flatten()
+        records = banded | "Records" >> beam.Map(lambda banded: banded[0])
         by_node = records | "KeyByNode" >> beam.Map(lambda r: (r.node, r))
         pairs = (
-            records
-            | "BandKeys" >> beam.FlatMap(_band_members, bands, rows)
+            banded
+            | "BandKeys" >> beam.FlatMap(lambda banded: [(key, banded[0].order) for key in banded[1]])
             | "GroupBands" >> beam.GroupByKey()
             | "BucketPairs" >> beam.FlatMap(lambda kv: bucket_pairs(kv[1], config.max_bucket))
             | "DistinctPairs" >> beam.Distinct()
@@ -388,17 +419,20 @@ class MarkNearDuplicates(beam.PTransform[tuple[PCollection[Any], PCollection[Any
 class CrossArticleDedup(beam.PTransform[tuple[PCollection[Any], PCollection[Any]], Any]):
     """Boilerplate then near-duplicates; either can be turned off with None."""
 
-    def __init__(self, boilerplate: BoilerplateConfig | None, near_dup: NearDupConfig | None) -> None:
+    def __init__(
+        self, boilerplate: BoilerplateConfig | None, near_dup: NearDupConfig | None, narrow_history: bool = True
+    ) -> None:
         super().__init__()
+        self._narrow = narrow_history
         self._boilerplate = boilerplate
         self._near_dup = near_dup
 
     def expand(self, inputs: tuple[PCollection[Any], PCollection[Any]]) -> PCollection[Any]:
         articles, existing_files = inputs
         if self._boilerplate is not None:
-            articles = (articles, existing_files) | "Boilerplate" >> DropBoilerplate(self._boilerplate)
+            articles = (articles, existing_files) | "Boilerplate" >> DropBoilerplate(self._boilerplate, self._narrow)
         if self._near_dup is not None:
-            articles = (articles, existing_files) | "NearDuplicates" >> MarkNearDuplicates(self._near_dup)
+            articles = (articles, existing_files) | "NearDuplicates" >> MarkNearDuplicates(self._near_dup, self._narrow)
         elif self._boilerplate is not None:  # signatures are written only with near-duplicate detection
             articles = articles | "DropSignatures" >> beam.Map(lambda a: replace(a, minhash=()))
         return articles

@@ -51,7 +51,7 @@ from feedflow.core.tagging import (
 )
 from feedflow.model import Article, Rejection
 from feedflow.options import RunOptions
-from feedflow.transforms.base import NAMESPACE, REJECTS, ApplyCore, LogProgressFn, Stopwatch, bind
+from feedflow.transforms.base import NAMESPACE, REJECTS, ApplyCore, LogProgressFn, Stopwatch, UnionFn, bind
 from feedflow.transforms.dedup import CrossArticleDedup
 from feedflow.transforms.pickling import from_blob, to_blob
 
@@ -138,19 +138,26 @@ class DropSeenArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]]
     """``(articles, existing_files)`` → ``(articles to write, rejects, skipped ids)``.
 
     An anti-join by CoGroupByKey against (id, version, content hash) of the committed dataset: the
-    history is read as a PCollection, never loaded whole into one worker's memory.
+    history is read as a PCollection, never loaded whole into one worker's memory, and only for the
+    ids of this run's articles (a side input), so it costs in proportion to the run. ``narrow_history``
+    False reads the whole history (the streaming pipeline: see ProcessArticles).
     """
+
+    def __init__(self, narrow_history: bool = True) -> None:
+        super().__init__()
+        self._narrow = narrow_history
 
     def expand(
         self, inputs: tuple[PCollection[Any], PCollection[Any]]
     ) -> tuple[PCollection[Any], PCollection[Any], PCollection[Any]]:
         articles, existing_files = inputs
         new = articles | "KeyById" >> beam.Map(lambda a: (a.article_id, to_blob(a)))
-        old = (
-            existing_files
-            | "ReadKnownVersions" >> beam.FlatMap(read_known_versions)
-            | "KeyKnownById" >> beam.Map(lambda k: (k.article_id, k))
-        )
+        if self._narrow:
+            ids = new | "NewIds" >> beam.Map(lambda kv: (kv[0],)) | "AllNewIds" >> UnionFn.view()
+            known = existing_files | "ReadKnownVersions" >> beam.FlatMap(read_known_versions, wanted=ids)
+        else:
+            known = existing_files | "ReadKnownVersions" >> beam.FlatMap(read_known_versions)
+        old = known | "KeyKnownById" >> beam.Map(lambda k: (k.article_id, k))
         results = (
             {"new": new, "old": old}
             | "JoinIds" >> beam.CoGroupByKey()
@@ -298,7 +305,11 @@ class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
     boilerplate and mark near-duplicates (against the committed dataset too), tag.
 
     ``boilerplate`` / ``near_dup`` default to the documented settings; None turns a step off.
-    ``enrich`` runs on the articles that survive DropSeen (new or revised), before dedup and tagging."""
+    ``enrich`` runs on the articles that survive DropSeen (new or revised), before dedup and tagging.
+    ``narrow_history`` (default): read of the committed history only what this run's articles can meet
+    (their ids, paragraph keys and LSH band keys, as side inputs); the streaming pipeline turns it off,
+    because the in-process runner does not run a windowed side input's consumers (every bundle waits on
+    a watermark that never comes), and reads the whole history each window as before."""
 
     def __init__(
         self,
@@ -308,8 +319,10 @@ class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
         boilerplate: BoilerplateConfig | None = BoilerplateConfig(),  # noqa: B008 - frozen, immutable
         near_dup: NearDupConfig | None = NearDupConfig(),  # noqa: B008 - frozen, immutable
         enrich: beam.PTransform[PCollection[Any], Any] | None = None,
+        narrow_history: bool = True,
     ) -> None:
         super().__init__()
+        self._narrow = narrow_history
         self._build = build
         self._topics = topics
         self._entities = entities
@@ -322,10 +335,12 @@ class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
     ) -> tuple[PCollection[Any], PCollection[Any], PCollection[Any]]:
         raws, existing_files = inputs
         articles, build_rejects = raws | "Build" >> BuildArticles(self._build)
-        fresh, dup_rejects, skipped = (articles, existing_files) | "DropSeen" >> DropSeenArticles()
+        fresh, dup_rejects, skipped = (articles, existing_files) | "DropSeen" >> DropSeenArticles(self._narrow)
         if self._enrich is not None:  # e.g. ingest --fetch-articles: only articles new to the dataset
             fresh = fresh | "Enrich" >> self._enrich
-        deduped = (fresh, existing_files) | "CrossDedup" >> CrossArticleDedup(self._boilerplate, self._near_dup)
+        deduped = (fresh, existing_files) | "CrossDedup" >> CrossArticleDedup(
+            self._boilerplate, self._near_dup, self._narrow
+        )
         tagged = deduped | "Tag" >> TagArticles(self._topics, self._entities)
         rejects = (build_rejects, dup_rejects) | "ProcessRejects" >> beam.Flatten()
         return tagged, rejects, skipped
@@ -478,6 +493,7 @@ class ArticlesToDataset(beam.PTransform[tuple[PCollection[Any], PCollection[Any]
             boilerplate=o.boilerplate,
             near_dup=o.near_dup,
             enrich=self._enrich,
+            narrow_history=bool(self._existing),  # nothing committed yet: no history to narrow
         )
         rejects = (input_rejects, process_rejects) | "AllRejects" >> beam.Flatten()
         records_in = (raws, input_rejects) | "RecordsIn" >> beam.Flatten()

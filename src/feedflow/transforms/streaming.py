@@ -378,6 +378,7 @@ class StreamIngest(beam.PTransform[PBegin, Any]):
             boilerplate=run.boilerplate,
             near_dup=run.near_dup,
             enrich=enrich,
+            narrow_history=False,  # see ProcessArticles
         )
         tagged = (
             articles | "TagArticles" >> beam.Map(_tag("article")),
