@@ -270,3 +270,33 @@ def test_splitmix64_is_the_published_mixer() -> None:
     states = np.arange(1, 4, dtype=np.uint64) * _GOLDEN
     assert [int(v) for v in splitmix64(states)] == [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F]
     assert [int(v) for v in states] == [int(v) for v in np.arange(1, 4, dtype=np.uint64) * _GOLDEN]  # input kept
+
+
+def test_committed_signatures_are_kept_exactly_when_a_band_key_is_wanted(tmp_path: Path) -> None:
+    """Banding stored signatures of any length at once: one longer than the bands need is banded on its
+    first bands × rows values, one too short to band is kept (it fails where it always did), the others
+    are kept only when one of their band keys is wanted."""
+    bands, rows = lsh_bands(NearDupConfig().threshold)
+    rng = random.Random(5)
+    a, b = ([rng.randint(-(2**31), 2**31 - 1) for _ in range(NUM_PERM)] for _ in range(2))
+    longer = [*a[: bands * rows], *(rng.randint(0, 99) for _ in range(NUM_PERM + 5 - bands * rows))]
+    signatures = {"a": a, "b": b, "short": a[:10], "longer": longer}
+    path = tmp_path / "articles.parquet"
+    pq.write_table(
+        pa.table({
+            "article_id": list(signatures),
+            "published_at": pa.array([None] * 4, pa.timestamp("us", "UTC")),
+            "duplicate_of": pa.array([None] * 4, pa.string()),
+            "minhash": pa.array(list(signatures.values()), pa.list_(pa.int32())),
+        }),
+        path,
+    )  # fmt: skip
+
+    def kept(wanted: list[int]) -> list[str]:
+        found = read_committed_signatures(str(path), np.array(sorted(wanted), np.int64), bands, rows)
+        return [record.article_id for record in found]
+
+    assert kept([band_keys(a, bands, rows)[3], 12345]) == ["a", "short", "longer"]
+    assert kept([band_keys(b, bands, rows)[0]]) == ["b", "short"]
+    assert kept([]) == ["short"]
+    assert [r.article_id for r in read_committed_signatures(str(path))] == ["a", "b", "short", "longer"]

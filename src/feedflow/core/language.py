@@ -33,7 +33,7 @@ def primary_subtag(tag: str | None) -> str | None:
 def _identifier() -> LanguageIdentifier:
     """py3langid's packaged model, loaded once per process (~0.4 s: an lzma-compressed pickle). It is
     read-only after loading and holds no data of any run, so sharing it is safe; it matters when one
-    process runs several pipelines (a batch run cut into slices builds each step once per slice)."""
+    process runs several pipelines (`feedflow ingest` builds one per tick)."""
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 

@@ -351,12 +351,12 @@ def cluster_size_bucket(size: int) -> str:
 
 
 def read_committed_signatures(
-    path: str, wanted: Sequence[int] | None = None, bands: int = 0, rows: int = 0
+    path: str, wanted: npt.NDArray[np.int64] | None = None, bands: int = 0, rows: int = 0
 ) -> list[SigRecord]:
     """Committed representatives of one articles file: rows with a signature and no ``duplicate_of``
     (files written before signatures were stored have none and take no part).
 
-    With ``wanted`` (the band keys of the run's new articles: a sorted int64 array, or any sequence),
+    With ``wanted`` (the band keys of the run's new articles: a sorted int64 array of distinct keys),
     only representatives sharing at least one band key with them: no other can fall in an LSH bucket
     with a new article, and pairs of two committed articles are never made, so leaving them out changes
     no result — and keeps what a run holds of its history proportional to the run, not to the dataset."""
@@ -369,9 +369,7 @@ def read_committed_signatures(
     lengths = pc.fill_null(pc.list_value_length(table["minhash"]), 0)
     table = table.filter(pc.and_(pc.is_null(table["duplicate_of"]), pc.greater(lengths, 0)))
     if wanted is not None and table.num_rows:
-        # UnionFn hands a sorted array of distinct keys; anything else is made one
-        wanted_set = wanted if isinstance(wanted, np.ndarray) else np.unique(np.asarray(wanted, dtype=np.int64))
-        table = table.filter(pa.array(_shares_a_band(table["minhash"], wanted_set, bands, rows)))
+        table = table.filter(_shares_a_band(table["minhash"], wanted, bands, rows))
     return [
         SigRecord(article_id, order_key(article_id, published_at, new=False), tuple(minhash))
         for article_id, published_at, minhash in zip(
@@ -381,19 +379,20 @@ def read_committed_signatures(
     ]  # fmt: skip
 
 
-def _shares_a_band(minhash: pa.ChunkedArray, wanted: npt.NDArray[np.int64], bands: int, rows: int) -> list[bool]:
-    """Per stored signature: whether one of its band keys is in ``wanted`` (too short to band: kept, so
-    that it fails where it always did)."""
+def _shares_a_band(minhash: pa.ChunkedArray, wanted: npt.NDArray[np.int64], bands: int, rows: int) -> pa.Array:
+    """Per stored signature: whether one of its band keys is in ``wanted``. Only the first ``bands ×
+    rows`` values make the keys, so every signature is cut to that and all are banded at once; one too
+    short to band is kept, so that it fails where it always did (when the run bands it)."""
+    width = bands * rows
     lengths = pc.list_value_length(minhash).to_numpy(zero_copy_only=False)
-    if len(set(lengths.tolist())) == 1 and lengths[0] >= bands * rows:
-        flat = pc.list_flatten(minhash).to_numpy(zero_copy_only=False).astype(np.int64)
-        keys = band_keys_many(flat.reshape(len(lengths), int(lengths[0])), bands, rows)
-        hits: npt.NDArray[np.bool_] = np.asarray(_members(keys, wanted).any(axis=1))
-        return [bool(hit) for hit in hits]
-    return [
-        len(values) < bands * rows or bool(_members(np.asarray(band_keys(values, bands, rows)), wanted).any())
-        for values in minhash.to_pylist()
-    ]
+    long_enough = lengths >= width
+    hits = ~long_enough
+    if long_enough.any():
+        cut = pc.list_slice(pc.filter(minhash, pa.array(long_enough)), 0, width)
+        flat = pc.list_flatten(cut).to_numpy(zero_copy_only=False).astype(np.int64)
+        keys = band_keys_many(flat.reshape(-1, width), bands, rows)
+        hits[long_enough] = _members(keys, wanted).any(axis=1)
+    return pa.array(hits)
 
 
 def _members(values: npt.NDArray[np.int64], sorted_set: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:

@@ -160,17 +160,17 @@ class UnionFn(beam.CombineFn):
             merged |= accumulator
         return merged
 
+    def extract_output(self, accumulator: set[Any]) -> Any:
+        if self._int64:
+            return Int64Set(np.sort(np.fromiter(accumulator, dtype=np.int64, count=len(accumulator))))
+        return tuple(sorted(accumulator))
+
     @staticmethod
     def view(int64: bool = False) -> beam.PTransform[PCollection[Any], Any]:
         """``pcoll | UnionFn.view()``: the union as a singleton side input, per window (streaming too;
         an empty input gives the empty union)."""
         view: beam.PTransform[PCollection[Any], Any] = beam.CombineGlobally(UnionFn(int64)).as_singleton_view()
         return view
-
-    def extract_output(self, accumulator: set[Any]) -> Any:
-        if self._int64:
-            return Int64Set(np.sort(np.fromiter(accumulator, dtype=np.int64, count=len(accumulator))))
-        return tuple(sorted(accumulator))
 
 
 def bind(function: Callable[..., Any], *args: Any) -> Callable[[Any], Any]:
