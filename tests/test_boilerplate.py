@@ -15,10 +15,13 @@ from feedflow.core.articles import ArticleBuilder, BuildConfig
 from feedflow.core.boilerplate import (
     SKETCH_SIZE,
     BoilerplateConfig,
+    KeyCounter,
     count_stories,
     evidence,
+    items_of,
     long_enough,
     mark,
+    mix_keys,
     partition_folder,
     read_committed_evidence,
     sketch_of,
@@ -207,3 +210,44 @@ def test_paragraph_files_from_before_the_flag_column_decide_by_length(tmp_path: 
     assert found == sorted(
         (("Harbour Gazette", key_hash(t)), (article.article_id, ())) for t in [*sentences(50, 2), FOOTER]
     )
+
+
+# ------------------------------------------------------------------- counting keys before stories
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["A", "B", "C"]), st.sets(st.integers(-(2**63), 2**63 - 1) | st.integers(0, 6))),
+        max_size=30,
+    ),
+    st.integers(0, 4),
+    st.integers(2, 5),
+)
+def test_keys_worth_counting_are_those_held_by_enough_articles(
+    articles: list[tuple[str, set[int]]], cut: int, min_articles: int
+) -> None:
+    """The key counter's answer, however the additions are split and merged, is exactly the (source,
+    key) pairs held by at least ``min_articles`` articles (new ones plus committed items), as mixes."""
+    records = [(f"id{n}", source, tuple(sorted(keys)), ()) for n, (source, keys) in enumerate(articles)]
+    committed = {("A", 3): [("old1", ()), ("old2", ()), ("old2", ())]}  # two distinct committed articles
+    held: dict[tuple[str, int], int] = {}
+    for _, source, keys, _ in records:
+        for key in keys:
+            held[(source, key)] = held.get((source, key), 0) + 1
+    held[("A", 3)] = held.get(("A", 3), 0) + 2
+    expected = {mix_keys(s, (k,))[0] for (s, k), n in held.items() if n >= min_articles}
+
+    parts = [KeyCounter(), KeyCounter()]
+    for n, record in enumerate(records):
+        parts[n < cut * len(records) // 4].add_article(record)
+    parts[0].add_committed(("A", 3), committed[("A", 3)])
+    parts[1].compact()
+    merged = KeyCounter()
+    for part in parts:
+        merged.merge(part)
+    assert merged.reaching(min_articles) == expected
+    for record in records:  # only the items of keys worth counting come out, each as evidence() would
+        kept = items_of(record, expected)
+        assert [key for (_, key), _ in kept] == [k for k in record[2] if held[(record[1], k)] >= min_articles]
+    assert all(items_of(r) == [((r[1], k), (r[0], r[3])) for k in r[2]] for r in records)

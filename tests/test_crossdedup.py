@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -321,3 +322,93 @@ def test_history_read_for_a_run_is_exactly_the_part_that_can_matter(run_dir: Pat
     ids = sorted({k.article_id for k in known})[:3]
     assert [k for f in files for k in read_known_versions(f, ids)] == [k for k in known if k.article_id in ids]
     assert len(ids) == 3 < len(known)
+
+
+# ------------------------------------------------------------------ side-input lookups = joins
+
+
+def _process(
+    inputs: list[Path], existing: list[str], out: Path, *, narrow: bool, lookup: bool, config: BoilerplateConfig
+) -> dict[str, list[Any]]:
+    """ProcessArticles over ``inputs`` against ``existing`` (committed articles files) in one in-process
+    pipeline; what comes out, summarised as sorted JSON-able rows."""
+    import apache_beam as beam
+    from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
+
+    from feedflow.config import ReadConfig
+    from feedflow.core.articles import BuildConfig
+    from feedflow.transforms.stages import ProcessArticles, ReadArticles
+
+    def article(a: Any) -> list[Any]:
+        flags = [p.boilerplate for p in a.paragraphs]
+        return [a.article_id, a.version, a.title, a.text, a.duplicate_of, a.similarity, list(a.minhash), flags]
+
+    def dump(kind: str) -> Any:
+        return lambda items: (out / f"{kind}.json").write_text(json.dumps(sorted(items)), encoding="utf-8")
+
+    out.mkdir(parents=True)
+    with beam.Pipeline(runner=FnApiRunner()) as pipeline:
+        raws, _ = pipeline | "Inputs" >> beam.Create([str(p) for p in inputs]) | "Read" >> ReadArticles(ReadConfig())
+        committed = pipeline | "Existing" >> beam.Create(existing)
+        articles, rejects, skipped = (raws, committed) | ProcessArticles(
+            BuildConfig(run_started=datetime(2024, 3, 10, tzinfo=UTC)),
+            None,
+            None,
+            boilerplate=config,
+            narrow_history=narrow,
+            lookup=lookup,
+        )
+        _ = articles | "A" >> beam.Map(article) | "AL" >> beam.combiners.ToList() | "AW" >> beam.Map(dump("articles"))
+        _ = (
+            rejects
+            | "R" >> beam.Map(lambda r: [r.input, r.locator, r.reason, r.detail])
+            | "RL" >> beam.combiners.ToList()
+            | "RW" >> beam.Map(dump("rejects"))
+        )
+        _ = skipped | "SL" >> beam.combiners.ToList() | "SW" >> beam.Map(dump("skipped"))
+    return {kind: json.loads((out / f"{kind}.json").read_text("utf-8")) for kind in ("articles", "rejects", "skipped")}
+
+
+def test_side_input_lookups_decide_exactly_as_the_joins(tmp_path: Path) -> None:
+    """Batch runs look decisions up in side inputs (ids to decide, boilerplate hits, near-duplicate
+    assignments) instead of joining every article; streaming joins. Both must give the same articles,
+    rejects and skipped ids — with copies of one id in the run, ids already committed (same and changed
+    content), boilerplate that only counts with the history, and near-duplicates old and new."""
+    config = BoilerplateConfig(min_articles=3)
+    items = corpus()
+    first = write_jsonl(tmp_path / "first" / "a.jsonl", items[:3] + items[6:8])
+    assert main(["run", str(first), "--output", str(tmp_path / "data")]) == 0
+    from feedflow.core.dataset import Dataset
+    from feedflow.transforms.runner import committed_history
+
+    existing = committed_history(Dataset(tmp_path / "data"))
+    assert existing
+    changed = dict(items[0], text=items[0]["text"] + "\n\nA correction was added.")
+    again = [
+        items[1],  # committed, unchanged: skipped
+        changed,  # committed, changed: a new version
+        *items[3:6],  # two more footer articles: the footer is boilerplate only with the committed three
+        items[8],
+        items[8],  # the same record twice: one duplicate_article
+        dict(items[9], title="Revised (copy)"),  # same id as the next: a copy in another file
+        *items[9:],
+    ]
+    second = [
+        write_jsonl(tmp_path / "second" / "b.jsonl", again[:6]),
+        write_jsonl(tmp_path / "second" / "c.jsonl", again[6:]),
+    ]
+    results = {
+        (narrow, lookup): _process(
+            second, existing, tmp_path / f"out-{narrow}-{lookup}", narrow=narrow, lookup=lookup, config=config
+        )
+        for narrow in (True, False)
+        for lookup in (True, False)
+    }
+    joined = results[(False, False)]
+    assert len(joined["rejects"]) == 2 and {r[2] for r in joined["rejects"]} == {"duplicate_article"}
+    assert len(joined["skipped"]) == 1
+    assert any(a[1] == 2 for a in joined["articles"])  # the changed article's second version
+    assert any(True in a[7] for a in joined["articles"])  # boilerplate found (with the history)
+    assert any(a[4] is not None for a in joined["articles"])  # near-duplicates found
+    for key, found in results.items():
+        assert found == joined, key

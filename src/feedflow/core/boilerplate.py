@@ -40,12 +40,15 @@ history in one worker.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
@@ -108,13 +111,86 @@ def same_story(a: tuple[int, ...], b: tuple[int, ...], at: float = SAME_STORY) -
     return matches >= at * len(a)
 
 
+def evidence_keys(article: Article, config: BoilerplateConfig) -> tuple[int, ...]:
+    """The sorted keys of the first copies of the article's long paragraphs: what it is evidence for."""
+    return tuple(
+        sorted({p.key_hash for p in article.paragraphs if p.duplicate_of is None and long_enough(p.text, config)})
+    )
+
+
 def evidence(article: Article, config: BoilerplateConfig) -> list[tuple[SourceKey, Evidence]]:
     """((source, key), (article_id, sketch)) for the first copy of each long paragraph of an article;
     the sketch comes from the signature of the body as built (sign it first:
     :func:`feedflow.core.neardup.sign`)."""
-    keys = sorted({p.key_hash for p in article.paragraphs if p.duplicate_of is None and long_enough(p.text, config)})
-    sketch = sketch_of(article.minhash)
-    return [((article.source, key), (article.article_id, sketch)) for key in keys]
+    return items_of(article_evidence(article, config))
+
+
+#: One article's evidence in one record: (article_id, source, keys, sketch).
+ArticleEvidence = tuple[str, str, tuple[int, ...], tuple[int, ...]]
+
+
+def article_evidence(article: Article, config: BoilerplateConfig) -> ArticleEvidence:
+    """The article's evidence as one record (see :func:`items_of`): one element per article instead of
+    one per paragraph until the keys worth counting are known."""
+    return article.article_id, article.source, evidence_keys(article, config), sketch_of(article.minhash)
+
+
+def items_of(record: ArticleEvidence, worth: Container[int] | None = None) -> list[tuple[SourceKey, Evidence]]:
+    """The ((source, key), (article_id, sketch)) items of one article's evidence; with ``worth`` (see
+    :func:`count_mix`) only those whose key may reach the threshold."""
+    article_id, source, keys, sketch = record
+    if worth is not None:
+        mixes = mix_keys(source, keys)
+        keys = tuple(key for key, mixed in zip(keys, mixes, strict=True) if mixed in worth)
+    return [((source, key), (article_id, sketch)) for key in keys]
+
+
+def mix_keys(source: str, keys: Sequence[int]) -> list[int]:
+    """(source, key) pairs folded to one 64-bit integer each: the key XOR a 64-bit hash of the source
+    (stable across processes, unlike ``hash``). Distinct pairs may collide: only ever used to keep a
+    superset (:class:`KeyCounter`)."""
+    salt = int.from_bytes(hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+    salt -= (salt >> 63) << 64  # as signed 64-bit, like the keys
+    return [key ^ salt for key in keys]
+
+
+class KeyCounter:
+    """Counts, per (source, key) mix, the articles holding it — new articles' :func:`article_evidence`
+    and committed items — and gives the mixes held by at least ``min_articles``: every (source, key)
+    that can be boilerplate is among them (distinct stories ≤ articles; collisions only add). A
+    CombineFn accumulator: numpy arrays, 8 bytes per key, merged by concatenation."""
+
+    def __init__(self) -> None:
+        self.mixes: list[npt.NDArray[np.int64]] = []
+        self.counts: list[npt.NDArray[np.int64]] = []
+
+    def add_article(self, record: ArticleEvidence) -> None:
+        _, source, keys, _ = record
+        if keys:
+            self.mixes.append(np.array(mix_keys(source, keys), dtype=np.int64))
+            self.counts.append(np.ones(len(keys), dtype=np.int64))
+
+    def add_committed(self, source_key: SourceKey, items: Sequence[Evidence]) -> None:
+        source, key = source_key
+        self.mixes.append(np.array(mix_keys(source, (key,)), dtype=np.int64))
+        self.counts.append(np.array([len({article_id for article_id, _ in items})], dtype=np.int64))
+
+    def merge(self, other: KeyCounter) -> None:
+        self.mixes.extend(other.mixes)
+        self.counts.extend(other.counts)
+
+    def compact(self) -> None:
+        """Sums the counts per mix (bounds the accumulator by the distinct keys, not the additions)."""
+        if len(self.mixes) > 1:
+            mixes, inverse = np.unique(np.concatenate(self.mixes), return_inverse=True)
+            self.mixes = [mixes]
+            self.counts = [np.bincount(inverse, weights=np.concatenate(self.counts)).astype(np.int64)]
+
+    def reaching(self, min_articles: int) -> frozenset[int]:
+        self.compact()
+        if not self.mixes:
+            return frozenset()
+        return frozenset(int(m) for m in self.mixes[0][self.counts[0] >= min_articles])
 
 
 def smallest(groups: Iterable[Iterable[Evidence]], keep: int) -> list[Evidence]:

@@ -18,7 +18,7 @@ not the dataset's (README, "Deduplication").
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,11 @@ from apache_beam.pvalue import PCollection
 from feedflow.core.boilerplate import (
     BoilerplateConfig,
     Evidence,
+    KeyCounter,
     SourceKey,
+    article_evidence,
     count_stories,
-    evidence,
+    items_of,
     mark,
     read_committed_evidence,
     smallest,
@@ -104,7 +106,8 @@ EVIDENCE = "evidence"
 
 class EvidenceFn(beam.DoFn):
     """Article → the article, signed (main output; the signature is reused downstream when the body
-    does not change), and ((source, key), (article_id, sketch)) per long paragraph (``evidence``)."""
+    does not change), and its evidence as one record (``evidence``: see
+    :func:`feedflow.core.boilerplate.article_evidence`) when it has any."""
 
     def __init__(self, config: BoilerplateConfig) -> None:
         self._config = config
@@ -118,14 +121,54 @@ class EvidenceFn(beam.DoFn):
         assert self._hasher is not None, "setup() was not called"
         with self._watch:
             signed = sign(article, self._hasher)
-            items = evidence(signed, self._config)
+            record = article_evidence(signed, self._config)
         yield signed
-        for item in items:
-            yield pvalue.TaggedOutput(EVIDENCE, item)
+        if record[2]:
+            yield pvalue.TaggedOutput(EVIDENCE, record)
+
+
+class KeysWorthCountingFn(beam.CombineFn):
+    """``("new", article evidence)`` and ``("old", ((source, key), committed items))`` → the (source,
+    key) mixes held by at least ``min_articles`` articles (:class:`feedflow.core.boilerplate.KeyCounter`):
+    only their evidence goes through the join that counts stories."""
+
+    def __init__(self, min_articles: int) -> None:
+        self._min_articles = min_articles
+
+    def create_accumulator(self) -> KeyCounter:
+        return KeyCounter()
+
+    def add_input(self, accumulator: KeyCounter, element: tuple[str, Any]) -> KeyCounter:
+        side, value = element
+        if side == "new":
+            accumulator.add_article(value)
+        else:
+            accumulator.add_committed(*value)
+        if len(accumulator.mixes) >= 4096:
+            accumulator.compact()
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[KeyCounter]) -> KeyCounter:
+        merged = KeyCounter()
+        for accumulator in accumulators:
+            merged.merge(accumulator)
+            if len(merged.mixes) >= 4096:
+                merged.compact()
+        return merged
+
+    def compact(self, accumulator: KeyCounter) -> KeyCounter:
+        accumulator.compact()
+        return accumulator
+
+    def extract_output(self, accumulator: KeyCounter) -> frozenset[int]:
+        return accumulator.reaching(self._min_articles)
 
 
 class MarkBoilerplateFn(beam.DoFn):
-    """Sets every paragraph's ``boilerplate`` flag; counts removed paragraphs and changed articles."""
+    """Sets every paragraph's ``boilerplate`` flag; counts removed paragraphs and changed articles.
+
+    Elements are either ``(article_id, {"article": [bytes], "keys": [key, ...]})`` (the join) or, with
+    ``lookup``, articles with their boilerplate keys as a side input ``{article_id: (key, ...)}``."""
 
     def __init__(self, config: BoilerplateConfig) -> None:
         self._config = config
@@ -134,19 +177,29 @@ class MarkBoilerplateFn(beam.DoFn):
         self._kept = Metrics.counter(NAMESPACE, "Boilerplate.kept_whole_article")
         self._watch = Stopwatch("MarkBoilerplate")
 
-    def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Article]:
+    def _mark(self, article: Article, keys: Collection[int]) -> Article:
+        with self._watch:
+            marked = mark(article, keys, self._config)
+        removed = marked.boilerplate_paragraphs
+        if removed:
+            self._removed.inc(removed)
+            self._articles.inc()
+        elif keys:
+            self._kept.inc()
+        return marked
+
+    def process(self, element: Any, hits: Mapping[str, tuple[int, ...]] | None = None) -> Iterator[Article]:
+        if hits is not None:
+            yield self._mark(element, hits.get(element.article_id, ()))
+            return
         _, groups = element
         keys = set(groups["keys"])
         for article in map(from_blob, groups["article"]):
-            with self._watch:
-                marked = mark(article, keys, self._config)
-            removed = marked.boilerplate_paragraphs
-            if removed:
-                self._removed.inc(removed)
-                self._articles.inc()
-            elif keys:
-                self._kept.inc()
-            yield marked
+            yield self._mark(article, keys)
+
+
+def _keys_per_article(element: tuple[str, Iterable[int]]) -> tuple[str, tuple[int, ...]]:
+    return element[0], tuple(sorted(set(element[1])))
 
 
 def _folder_of(path: str) -> tuple[str, str]:
@@ -159,24 +212,23 @@ class DropBoilerplate(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
     of new articles and of the committed dataset (read per partition folder), then a CoGroupByKey; copies
     of one story count once (see feedflow.core.boilerplate)."""
 
-    def __init__(self, config: BoilerplateConfig, narrow_history: bool = True) -> None:
+    def __init__(self, config: BoilerplateConfig, narrow_history: bool = True, lookup: bool = True) -> None:
         super().__init__()
         self._config = config
         self._narrow = narrow_history
+        self._lookup = lookup
 
     def expand(self, inputs: tuple[PCollection[Any], PCollection[Any]]) -> PCollection[Any]:
         articles, existing_files = inputs
         config = self._config
         signed = articles | "NewEvidence" >> beam.ParDo(EvidenceFn(config)).with_outputs(EVIDENCE, main="articles")
-        articles, new_evidence = signed["articles"], signed[EVIDENCE]
+        articles, per_article = signed["articles"], signed[EVIDENCE]
         folders = (
             existing_files | "KeyFilesByFolder" >> beam.Map(_folder_of) | "GroupFilesByFolder" >> beam.GroupByKey()
         )
         if self._narrow:  # only the keys this run's articles hold can decide anything
             wanted = (
-                new_evidence
-                | "NewKeys" >> beam.Map(lambda item: (item[0][1],))
-                | "AllNewKeys" >> UnionFn.view(int64=True)
+                per_article | "NewKeys" >> beam.Map(lambda record: record[2]) | "AllNewKeys" >> UnionFn.view(int64=True)
             )
             evidence_read = folders | "ReadCommittedEvidence" >> beam.FlatMap(
                 lambda kv, keys: read_committed_evidence(sorted(kv[1]), config, keys.values), keys=wanted
@@ -186,16 +238,36 @@ class DropBoilerplate(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
                 lambda kv: read_committed_evidence(sorted(kv[1]), config)
             )
         committed = evidence_read | "KeepSmallest" >> beam.CombinePerKey(SmallestEvidenceFn(config.keep))
+        if self._lookup:  # most keys are in one article: count keys first, then shuffle only those that may count
+            worth = (
+                (
+                    per_article | "TagNew" >> beam.Map(lambda record: ("new", record)),
+                    committed | "TagOld" >> beam.Map(lambda kv: ("old", kv)),
+                )
+                | "AllKeys" >> beam.Flatten()
+                | "KeysWorthCounting"
+                >> beam.CombineGlobally(KeysWorthCountingFn(config.min_articles)).as_singleton_view()
+            )
+            new_evidence = per_article | "NewEvidenceItems" >> beam.FlatMap(items_of, worth=worth)
+        else:
+            new_evidence = per_article | "NewEvidenceItems" >> beam.FlatMap(items_of)
         hits = (
             {"new": new_evidence, "old": committed}
             | "JoinEvidence" >> beam.CoGroupByKey()
             | "CountStories" >> beam.FlatMap(_boilerplate_hits, config)
         )
-        marked: PCollection[Any] = (
-            {"article": articles | "KeyArticles" >> beam.Map(lambda a: (a.article_id, to_blob(a))), "keys": hits}
-            | "JoinHits" >> beam.CoGroupByKey()
-            | "MarkBoilerplate" >> beam.ParDo(MarkBoilerplateFn(config))
-        )
+        marked: PCollection[Any]
+        if self._lookup:  # the hits are few (boilerplate paragraphs): a side input, no article shuffled
+            per_article = hits | "HitsPerArticle" >> beam.GroupByKey() | "KeysPerArticle" >> beam.Map(_keys_per_article)
+            marked = articles | "MarkBoilerplate" >> beam.ParDo(
+                MarkBoilerplateFn(config), hits=pvalue.AsDict(per_article)
+            )
+        else:
+            marked = (
+                {"article": articles | "KeyArticles" >> beam.Map(lambda a: (a.article_id, to_blob(a))), "keys": hits}
+                | "JoinHits" >> beam.CoGroupByKey()
+                | "MarkBoilerplate" >> beam.ParDo(MarkBoilerplateFn(config))
+            )
         return marked
 
 
@@ -295,21 +367,29 @@ def _follow_heads(element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Ass
 
 
 class ApplyAssignmentsFn(beam.DoFn):
+    """Sets ``duplicate_of`` and ``similarity`` of assigned articles. Elements are either
+    ``(article_id, {"article": [bytes], "assignment": [Assignment]})`` (the join) or, with ``lookup``,
+    articles with the assignments as a side input ``{article_id: Assignment}``."""
+
     def __init__(self) -> None:
         self._duplicates = Metrics.counter(NAMESPACE, "NearDup.duplicates")
         self._watch = Stopwatch("ApplyAssignments")
 
-    def process(self, element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[Article]:
+    def _apply(self, article: Article, assigned: Assignment | None) -> Article:
+        if assigned is None:
+            return article
+        self._duplicates.inc()
+        with self._watch:
+            return replace(article, duplicate_of=assigned.duplicate_of, similarity=assigned.similarity)
+
+    def process(self, element: Any, assignments: Mapping[str, Assignment] | None = None) -> Iterator[Article]:
+        if assignments is not None:
+            yield self._apply(element, assignments.get(element.article_id))
+            return
         _, groups = element
         assigned: list[Assignment] = list(groups["assignment"])
         for article in map(from_blob, groups["article"]):
-            if assigned:
-                self._duplicates.inc()
-                with self._watch:
-                    marked = replace(article, duplicate_of=assigned[0].duplicate_of, similarity=assigned[0].similarity)
-                yield marked
-            else:
-                yield article
+            yield self._apply(article, assigned[0] if assigned else None)
 
 
 class CountClustersFn(beam.DoFn):
@@ -334,10 +414,11 @@ class MarkNearDuplicates(beam.PTransform[tuple[PCollection[Any], PCollection[Any
     node, and one greedy clustering step orders the verified edges (edges only: no text, no signature).
     """
 
-    def __init__(self, config: NearDupConfig, narrow_history: bool = True) -> None:
+    def __init__(self, config: NearDupConfig, narrow_history: bool = True, lookup: bool = True) -> None:
         super().__init__()
         self._config = config
         self._narrow = narrow_history
+        self._lookup = lookup
 
     def expand(self, inputs: tuple[PCollection[Any], PCollection[Any]]) -> PCollection[Any]:
         articles, existing_files = inputs
@@ -405,14 +486,16 @@ class MarkNearDuplicates(beam.PTransform[tuple[PCollection[Any], PCollection[Any
             | "ClusterSizes" >> beam.CombinePerKey(sum)
             | "CountClusters" >> beam.ParDo(CountClustersFn())
         )
-        applied: PCollection[Any] = (
-            {
-                "article": signed | "KeySigned" >> beam.Map(lambda a: (a.article_id, to_blob(a))),
-                "assignment": assignments | "KeyAssignments" >> beam.Map(lambda a: (a.article_id, a)),
-            }
-            | "JoinAssignments" >> beam.CoGroupByKey()
-            | "ApplyAssignments" >> beam.ParDo(ApplyAssignmentsFn())
-        )
+        keyed = assignments | "KeyAssignments" >> beam.Map(lambda a: (a.article_id, a))
+        applied: PCollection[Any]
+        if self._lookup:  # one assignment per near-duplicate (a few per cent): a side input
+            applied = signed | "ApplyAssignments" >> beam.ParDo(ApplyAssignmentsFn(), assignments=pvalue.AsDict(keyed))
+        else:
+            applied = (
+                {"article": signed | "KeySigned" >> beam.Map(lambda a: (a.article_id, to_blob(a))), "assignment": keyed}
+                | "JoinAssignments" >> beam.CoGroupByKey()
+                | "ApplyAssignments" >> beam.ParDo(ApplyAssignmentsFn())
+            )
         return applied
 
 
@@ -420,19 +503,28 @@ class CrossArticleDedup(beam.PTransform[tuple[PCollection[Any], PCollection[Any]
     """Boilerplate then near-duplicates; either can be turned off with None."""
 
     def __init__(
-        self, boilerplate: BoilerplateConfig | None, near_dup: NearDupConfig | None, narrow_history: bool = True
+        self,
+        boilerplate: BoilerplateConfig | None,
+        near_dup: NearDupConfig | None,
+        narrow_history: bool = True,
+        lookup: bool = True,
     ) -> None:
         super().__init__()
         self._narrow = narrow_history
+        self._lookup = lookup
         self._boilerplate = boilerplate
         self._near_dup = near_dup
 
     def expand(self, inputs: tuple[PCollection[Any], PCollection[Any]]) -> PCollection[Any]:
         articles, existing_files = inputs
         if self._boilerplate is not None:
-            articles = (articles, existing_files) | "Boilerplate" >> DropBoilerplate(self._boilerplate, self._narrow)
+            articles = (articles, existing_files) | "Boilerplate" >> DropBoilerplate(
+                self._boilerplate, self._narrow, self._lookup
+            )
         if self._near_dup is not None:
-            articles = (articles, existing_files) | "NearDuplicates" >> MarkNearDuplicates(self._near_dup, self._narrow)
+            articles = (articles, existing_files) | "NearDuplicates" >> MarkNearDuplicates(
+                self._near_dup, self._narrow, self._lookup
+            )
         elif self._boilerplate is not None:  # signatures are written only with near-duplicate detection
             articles = articles | "DropSignatures" >> beam.Map(lambda a: replace(a, minhash=()))
         return articles

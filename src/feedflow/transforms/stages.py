@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -134,6 +135,53 @@ class ChooseOneFn(beam.DoFn):
         yield replace(first, version=latest.version + 1)
 
 
+class IdsToDecideFn(beam.CombineFn):
+    """``("new", article_id)`` per article of the run and ``("old", article_id)`` per committed row →
+    the sorted ids that need ChooseOne: those with more than one copy in the run or known to the
+    dataset. A small accumulator per bundle (two sets of ids), so no article crosses a shuffle for it."""
+
+    def create_accumulator(self) -> tuple[set[str], set[str]]:
+        return set(), set()
+
+    def add_input(self, accumulator: tuple[set[str], set[str]], element: tuple[str, str]) -> tuple[set[str], set[str]]:
+        seen, decide = accumulator
+        side, article_id = element
+        if side == "old" or article_id in seen:
+            decide.add(article_id)
+        seen.add(article_id)
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[tuple[set[str], set[str]]]) -> tuple[set[str], set[str]]:
+        seen: set[str] = set()
+        decide: set[str] = set()
+        for other_seen, other_decide in accumulators:
+            decide |= other_decide | (seen & other_seen)
+            seen |= other_seen
+        return seen, decide
+
+    def extract_output(self, accumulator: tuple[set[str], set[str]]) -> tuple[str, ...]:
+        return tuple(sorted(accumulator[1]))
+
+
+def _holds(sorted_ids: Sequence[str], article_id: str) -> bool:
+    at = bisect_left(sorted_ids, article_id)
+    return at < len(sorted_ids) and sorted_ids[at] == article_id
+
+
+TO_DECIDE = "to_decide"
+
+
+class RouteByIdFn(beam.DoFn):
+    """Article → itself (main) when nothing is to be decided about its id, else ``(article_id, bytes)``
+    (TO_DECIDE) for the join with its copies and the dataset's versions."""
+
+    def process(self, article: Article, to_decide: Sequence[str]) -> Iterator[Any]:
+        if _holds(to_decide, article.article_id):
+            yield pvalue.TaggedOutput(TO_DECIDE, (article.article_id, to_blob(article)))
+        else:
+            yield article
+
+
 class DropSeenArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]], Any]):
     """``(articles, existing_files)`` → ``(articles to write, rejects, skipped ids)``.
 
@@ -141,29 +189,48 @@ class DropSeenArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]]
     history is read as a PCollection, never loaded whole into one worker's memory, and only for the
     ids of this run's articles (a side input), so it costs in proportion to the run. ``narrow_history``
     False reads the whole history (the streaming pipeline: see ProcessArticles).
+
+    ``lookup`` (batch): only the articles whose id has something to decide — a second copy in the run
+    or a version in the dataset — go through the join; the ids are found first from the ids alone (a
+    side input), and every other article passes straight on. Without it (streaming, where the
+    in-process runner does not run consumers of windowed side inputs) every article is joined.
     """
 
-    def __init__(self, narrow_history: bool = True) -> None:
+    def __init__(self, narrow_history: bool = True, lookup: bool = True) -> None:
         super().__init__()
         self._narrow = narrow_history
+        self._lookup = lookup
 
     def expand(
         self, inputs: tuple[PCollection[Any], PCollection[Any]]
     ) -> tuple[PCollection[Any], PCollection[Any], PCollection[Any]]:
         articles, existing_files = inputs
-        new = articles | "KeyById" >> beam.Map(lambda a: (a.article_id, to_blob(a)))
         if self._narrow:
-            ids = new | "NewIds" >> beam.Map(lambda kv: (kv[0],)) | "AllNewIds" >> UnionFn.view()
+            ids = articles | "NewIds" >> beam.Map(lambda a: (a.article_id,)) | "AllNewIds" >> UnionFn.view()
             known = existing_files | "ReadKnownVersions" >> beam.FlatMap(read_known_versions, wanted=ids)
         else:
             known = existing_files | "ReadKnownVersions" >> beam.FlatMap(read_known_versions)
         old = known | "KeyKnownById" >> beam.Map(lambda k: (k.article_id, k))
+        if self._lookup:
+            to_decide = (
+                (
+                    articles | "TagNewIds" >> beam.Map(lambda a: ("new", a.article_id)),
+                    known | "TagOldIds" >> beam.Map(lambda k: ("old", k.article_id)),
+                )
+                | "AllIds" >> beam.Flatten()
+                | "IdsToDecide" >> beam.CombineGlobally(IdsToDecideFn()).as_singleton_view()
+            )
+            routed = articles | "RouteById" >> beam.ParDo(RouteByIdFn(), to_decide).with_outputs(TO_DECIDE, main="main")
+            passed, new = routed["main"], routed[TO_DECIDE]
+        else:
+            passed, new = None, articles | "KeyById" >> beam.Map(lambda a: (a.article_id, to_blob(a)))
         results = (
             {"new": new, "old": old}
             | "JoinIds" >> beam.CoGroupByKey()
             | "ChooseOne" >> beam.ParDo(ChooseOneFn()).with_outputs(REJECTS, SKIPPED, main="main")
         )
-        return results["main"], results[REJECTS], results[SKIPPED]
+        kept = results["main"] if passed is None else (passed, results["main"]) | "AllKept" >> beam.Flatten()
+        return kept, results[REJECTS], results[SKIPPED]
 
 
 OTHER_LANGUAGE = "other_language"
@@ -309,7 +376,10 @@ class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
     ``narrow_history`` (default): read of the committed history only what this run's articles can meet
     (their ids, paragraph keys and LSH band keys, as side inputs); the streaming pipeline turns it off,
     because the in-process runner does not run a windowed side input's consumers (every bundle waits on
-    a watermark that never comes), and reads the whole history each window as before."""
+    a watermark that never comes), and reads the whole history each window as before.
+    ``lookup`` (default): decisions that concern few articles (ids to choose among, boilerplate keys,
+    near-duplicate assignments) reach the articles as side inputs, so the articles themselves never go
+    through a GroupByKey; the streaming pipeline turns it off for the same reason and joins."""
 
     def __init__(
         self,
@@ -320,9 +390,11 @@ class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
         near_dup: NearDupConfig | None = NearDupConfig(),  # noqa: B008 - frozen, immutable
         enrich: beam.PTransform[PCollection[Any], Any] | None = None,
         narrow_history: bool = True,
+        lookup: bool = True,
     ) -> None:
         super().__init__()
         self._narrow = narrow_history
+        self._lookup = lookup
         self._build = build
         self._topics = topics
         self._entities = entities
@@ -335,11 +407,13 @@ class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
     ) -> tuple[PCollection[Any], PCollection[Any], PCollection[Any]]:
         raws, existing_files = inputs
         articles, build_rejects = raws | "Build" >> BuildArticles(self._build)
-        fresh, dup_rejects, skipped = (articles, existing_files) | "DropSeen" >> DropSeenArticles(self._narrow)
+        fresh, dup_rejects, skipped = (articles, existing_files) | "DropSeen" >> DropSeenArticles(
+            self._narrow, self._lookup
+        )
         if self._enrich is not None:  # e.g. ingest --fetch-articles: only articles new to the dataset
             fresh = fresh | "Enrich" >> self._enrich
         deduped = (fresh, existing_files) | "CrossDedup" >> CrossArticleDedup(
-            self._boilerplate, self._near_dup, self._narrow
+            self._boilerplate, self._near_dup, self._narrow, self._lookup
         )
         tagged = deduped | "Tag" >> TagArticles(self._topics, self._entities)
         rejects = (build_rejects, dup_rejects) | "ProcessRejects" >> beam.Flatten()

@@ -379,6 +379,7 @@ class StreamIngest(beam.PTransform[PBegin, Any]):
             near_dup=run.near_dup,
             enrich=enrich,
             narrow_history=False,  # see ProcessArticles
+            lookup=False,  # ditto: joins, not side inputs
         )
         tagged = (
             articles | "TagArticles" >> beam.Map(_tag("article")),
