@@ -45,6 +45,7 @@ import os
 import re
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -93,9 +94,10 @@ def long_enough(text: str, config: BoilerplateConfig) -> bool:
     """Whether a paragraph is long enough to be boilerplate evidence (see module docstring)."""
     if len(text.strip()) < config.min_chars:
         return False
-    # For ASCII text the key's words are exactly the runs of letters and digits: no need to build the key.
-    words = len(_WORD.findall(text)) if text.isascii() else len(normalize_for_dedup(text).split())
-    return words >= config.min_words
+    if text.isascii():  # the key's words are exactly the runs of letters and digits: count up to min_words
+        wanted = config.min_words
+        return wanted <= 0 or next(islice(_WORD.finditer(text), wanted - 1, None), None) is not None
+    return len(normalize_for_dedup(text).split()) >= config.min_words
 
 
 def sketch_of(minhash: Sequence[int] | None) -> tuple[int, ...]:

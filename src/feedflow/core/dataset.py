@@ -867,9 +867,7 @@ def read_known_versions(path: str, wanted: Sequence[str] | None = None) -> list[
     table = pq.read_table(where, columns=["article_id", "version", "content_hash"], filesystem=filesystem)
     if wanted is not None:
         table = table.filter(pc.is_in(table["article_id"], value_set=pa.array(wanted, pa.string())))
-    return [
-        KnownVersion(i, v, h) for i, v, h in zip(*(table.column(n).to_pylist() for n in range(3)), strict=True)
-    ]
+    return [KnownVersion(i, v, h) for i, v, h in zip(*(table.column(n).to_pylist() for n in range(3)), strict=True)]
 
 
 def new_run_id(now: datetime) -> str:

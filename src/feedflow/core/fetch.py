@@ -376,13 +376,16 @@ def _fetch_hop(
             where = f"redirect {len(hops)} to {current}: " if hops else ""
             return _reject(url, "private_address", f"refused: {where}{problem}")
     try:
-        with _session(public_only) as session, session.get(
-            current,
-            headers=request_headers,
-            timeout=(config.connect_timeout, config.read_timeout),
-            stream=True,
-            allow_redirects=False,
-        ) as response:
+        with (
+            _session(public_only) as session,
+            session.get(
+                current,
+                headers=request_headers,
+                timeout=(config.connect_timeout, config.read_timeout),
+                stream=True,
+                allow_redirects=False,
+            ) as response,
+        ):
             status = response.status_code
             target = session.get_redirect_target(response) if status in _REDIRECTS else None
             if target is not None:

@@ -42,6 +42,7 @@ from feedflow.core.boilerplate import (
 )
 from feedflow.core.neardup import (
     Assignment,
+    BandTable,
     Edge,
     MinHasher,
     NearDupConfig,
@@ -320,6 +321,36 @@ def _with_bands(record: SigRecord, bands: int, rows: int) -> tuple[SigRecord, li
     return record, band_keys(record.minhash, bands, rows)
 
 
+class BandTableFn(beam.CombineFn):
+    """``(SigRecord, band keys)`` → the candidate pairs of all LSH buckets
+    (:class:`feedflow.core.neardup.BandTable`): one table per bundle, merged in one place, instead of
+    one element per band key through a GroupByKey."""
+
+    def __init__(self, max_bucket: int) -> None:
+        self._max_bucket = max_bucket
+
+    def create_accumulator(self) -> BandTable:
+        return BandTable()
+
+    def add_input(self, accumulator: BandTable, element: tuple[SigRecord, list[int]]) -> BandTable:
+        record, keys = element
+        accumulator.add(record.order, keys)
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[BandTable]) -> BandTable:
+        merged = BandTable()
+        for accumulator in accumulators:
+            merged.merge(accumulator)
+        return merged
+
+    def compact(self, accumulator: BandTable) -> BandTable:
+        accumulator.compact()
+        return accumulator
+
+    def extract_output(self, accumulator: BandTable) -> list[tuple[Node, Node]]:
+        return accumulator.pairs(self._max_bucket)
+
+
 def _half_join(element: tuple[Node, dict[str, Iterable[Any]]]) -> Iterator[tuple[Node, tuple[SigRecord, ...]]]:
     """Pairs keyed by their later node + that node's signatures → (earlier node, later signatures)."""
     _, groups = element
@@ -448,13 +479,20 @@ class MarkNearDuplicates(beam.PTransform[tuple[PCollection[Any], PCollection[Any
         banded = (new_banded, committed) | "AllSignatures" >> beam.Flatten()
         records = banded | "Records" >> beam.Map(lambda banded: banded[0])
         by_node = records | "KeyByNode" >> beam.Map(lambda r: (r.node, r))
-        pairs = (
-            banded
-            | "BandKeys" >> beam.FlatMap(lambda banded: [(key, banded[0].order) for key in banded[1]])
-            | "GroupBands" >> beam.GroupByKey()
-            | "BucketPairs" >> beam.FlatMap(lambda kv: bucket_pairs(kv[1], config.max_bucket))
-            | "DistinctPairs" >> beam.Distinct()
-        )
+        if self._lookup:  # batch: all buckets from one sort of per-bundle tables (few elements)
+            pairs = (
+                banded
+                | "BandTables" >> beam.CombineGlobally(BandTableFn(config.max_bucket))
+                | "TablePairs" >> beam.FlatMap(lambda found: found)
+            )
+        else:  # streaming: per window, one element per band key (a global combine needs defaults per window)
+            pairs = (
+                banded
+                | "BandKeys" >> beam.FlatMap(lambda banded: [(key, banded[0].order) for key in banded[1]])
+                | "GroupBands" >> beam.GroupByKey()
+                | "BucketPairs" >> beam.FlatMap(lambda kv: bucket_pairs(kv[1], config.max_bucket))
+                | "DistinctPairs" >> beam.Distinct()
+            )
         half = (
             {"sig": by_node, "pair": pairs}
             | "JoinLater" >> beam.CoGroupByKey()
