@@ -28,7 +28,7 @@ from feedflow.core.boilerplate import (
     smallest,
 )
 from feedflow.core.dataset import PartFileWriter, article_rows
-from feedflow.core.dedup import key_hash, normalize_for_dedup
+from feedflow.core.dedup import key_hash
 from feedflow.core.neardup import MinHasher, to_stored
 from feedflow.core.neardup import sign as sign_with
 from feedflow.core.schemas import load_schemas
@@ -252,16 +252,3 @@ def test_keys_worth_counting_are_those_held_by_enough_articles(
         assert [key for (_, key), _ in kept] == [k for k in record[2] if held[(record[1], k)] >= min_articles]
     assert all(items_of(r) == [((r[1], k), (r[0], r[3])) for k in r[2]] for r in records)
 
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.text(alphabet=st.sampled_from(list("ab Zé9_-,.'’\t\u00a0ß")), max_size=60),
-    st.integers(-1, 8),
-    st.integers(0, 40),
-)
-def test_long_enough_is_its_definition(text: str, min_words: int, min_chars: int) -> None:
-    """Long enough = at least min_chars characters (stripped) and min_words words of the dedup key,
-    whatever shortcut the code takes for ASCII text."""
-    config = BoilerplateConfig(min_chars=min_chars, min_words=min_words)
-    expected = len(text.strip()) >= min_chars and len(normalize_for_dedup(text).split()) >= min_words
-    assert long_enough(text, config) == expected

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedflow.core.boilerplate import BoilerplateConfig, long_enough
+from feedflow.core.clean import fold_line, folds_longer_than
 from feedflow.core.dedup import content_hash, dedup_paragraphs, dedup_with_hash, normalize_for_dedup
 from feedflow.model import Article, Entity, Paragraph, TopicScore
 from feedflow.transforms import pickling
@@ -38,9 +39,14 @@ def _long_enough_reference(text: str, config: BoilerplateConfig) -> bool:
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.text(alphabet=st.sampled_from([*"ab1_ -.,'\t", "é", "ß", "—", "\u0301", "0"]), max_size=60))
-def test_long_enough_fast_path_matches_the_key_word_count(text: str) -> None:
-    config = BoilerplateConfig(min_chars=5, min_words=3)
+@given(
+    st.text(alphabet=st.sampled_from([*"ab1_ -.,'\t", "é", "ß", "—", "\u0301", "0"]), max_size=60),
+    st.integers(-1, 8),
+    st.integers(0, 12),
+)
+def test_long_enough_fast_path_matches_the_key_word_count(text: str, min_words: int, min_chars: int) -> None:
+    """ASCII text counts its words only up to min_words (any min_words, none or negative included)."""
+    config = BoilerplateConfig(min_chars=min_chars, min_words=min_words)
     assert long_enough(text, config) == _long_enough_reference(text, config)
 
 
@@ -79,3 +85,14 @@ def test_the_core_records_that_cross_shuffles_pickle_through_the_reducers_too() 
         assert pickle.loads(data) == record
         opcodes = {op.name for op, _, _ in pickletools.genops(data)}
         assert "REDUCE" in opcodes and "BUILD" not in opcodes, type(record).__name__
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from([*"aB1_ -.,!'\t", "é", "ß", "İ", "—"]), max_size=40), st.integers(0, 30))
+def test_a_text_that_surely_folds_longer_is_longer_when_folded(text: str, length: int) -> None:
+    """clean_paragraphs skips folding a paragraph that cannot be on the boilerplate list (its fold is
+    longer than every entry): the shortcut may only ever answer for texts whose fold really is longer."""
+    if folds_longer_than(text, length):
+        assert len(fold_line(text)) > length
+    if text.isascii() and len(fold_line(text)) > length + len(text) // 2 + 1:
+        assert folds_longer_than(text, length)  # and it does answer for plainly long ASCII text

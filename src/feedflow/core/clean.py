@@ -137,6 +137,18 @@ def fold_line(text: str) -> str:
     return _FOLD.sub(" ", text.casefold()).strip()
 
 
+_ASCII_ALNUM = bytes(c for c in range(128) if chr(c).isalnum())
+
+
+def folds_longer_than(text: str, length: int) -> bool:
+    """Whether ``fold_line(text)`` is surely longer than ``length``, told without folding: for ASCII
+    text the fold keeps every letter and digit (lower-cased), so more of them than ``length`` is
+    enough. False means "fold it and see" (non-ASCII text: casefold can change lengths)."""
+    if not text.isascii() or len(text) <= length:
+        return False
+    return len(text) - len(text.encode("ascii").translate(None, _ASCII_ALNUM)) > length
+
+
 def split_text(text: str) -> list[str]:
     """Split plain text into raw paragraphs: blank lines separate them, bullets start new ones."""
     out: list[str] = []
@@ -157,12 +169,13 @@ def clean_paragraphs(paragraphs: Iterable[str], config: CleanConfig | None = Non
     """Clean each paragraph and drop empty, wordless and boilerplate ones (order kept)."""
     boilerplate = (config.boilerplate_lines if config else frozenset()) or DEFAULT_BOILERPLATE
     min_chars = config.min_paragraph_chars if config else 1
+    longest = max(map(len, boilerplate))
     out: list[str] = []
     for raw in paragraphs:
         text = clean_line(raw)
         if len(text) < min_chars or not _HAS_WORD.search(text):
             continue
-        if fold_line(text) in boilerplate:
+        if not folds_longer_than(text, longest) and fold_line(text) in boilerplate:
             continue
         out.append(text)
     return out
