@@ -203,11 +203,30 @@ def _keys_per_article(element: tuple[str, Iterable[int]]) -> tuple[str, tuple[in
     return element[0], tuple(sorted(set(element[1])))
 
 
+#: Articles as one PCollection, or as parts (batch DropSeen keeps the articles it passed straight on
+#: apart from those it chose among copies, so that the next step runs fused with each: one
+#: materialisation of every article fewer).
+Articles = PCollection[Any] | tuple[PCollection[Any], ...]
+
+
+def _parts(articles: Articles) -> tuple[PCollection[Any], ...]:
+    return articles if isinstance(articles, tuple) else (articles,)
+
+
+def _each(articles: Articles, label: str, make: Any) -> list[Any]:
+    """``make()`` applied to each part (labels ``label``, ``label-2``, …): fused with what made it."""
+    return [part | (label if n == 0 else f"{label}-{n + 1}") >> make() for n, part in enumerate(_parts(articles))]
+
+
+def _flatten(pcolls: list[PCollection[Any]], label: str) -> PCollection[Any]:
+    return pcolls[0] if len(pcolls) == 1 else tuple(pcolls) | label >> beam.Flatten()
+
+
 def _folder_of(path: str) -> tuple[str, str]:
     return str(Path(path).parent), path
 
 
-class DropBoilerplate(beam.PTransform[tuple[PCollection[Any], PCollection[Any]], Any]):
+class DropBoilerplate(beam.PTransform[tuple[Articles, PCollection[Any]], Any]):
     """``(articles, existing_files)`` → articles whose paragraphs carry ``boilerplate`` flags, with the
     boilerplate removed from their body. Counting is a CombinePerKey over (source, key) of the evidence
     of new articles and of the committed dataset (read per partition folder), then a CoGroupByKey; copies
@@ -219,11 +238,14 @@ class DropBoilerplate(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
         self._narrow = narrow_history
         self._lookup = lookup
 
-    def expand(self, inputs: tuple[PCollection[Any], PCollection[Any]]) -> PCollection[Any]:
-        articles, existing_files = inputs
+    def expand(self, inputs: tuple[Articles, PCollection[Any]]) -> PCollection[Any]:
+        parts, existing_files = inputs
         config = self._config
-        signed = articles | "NewEvidence" >> beam.ParDo(EvidenceFn(config)).with_outputs(EVIDENCE, main="articles")
-        articles, per_article = signed["articles"], signed[EVIDENCE]
+        signed = _each(
+            parts, "NewEvidence", lambda: beam.ParDo(EvidenceFn(config)).with_outputs(EVIDENCE, main="articles")
+        )
+        articles = _flatten([out["articles"] for out in signed], "AllSigned")
+        per_article = _flatten([out[EVIDENCE] for out in signed], "AllEvidence")
         folders = (
             existing_files | "KeyFilesByFolder" >> beam.Map(_folder_of) | "GroupFilesByFolder" >> beam.GroupByKey()
         )
@@ -436,7 +458,7 @@ class CountClustersFn(beam.DoFn):
         yield from ()
 
 
-class MarkNearDuplicates(beam.PTransform[tuple[PCollection[Any], PCollection[Any]], Any]):
+class MarkNearDuplicates(beam.PTransform[tuple[Articles, PCollection[Any]], Any]):
     """``(articles, existing_files)`` → articles with ``minhash``, ``duplicate_of`` and ``similarity``.
 
     Identical signatures are grouped first (GroupByKey on the signature digest) so that many exact
@@ -451,11 +473,11 @@ class MarkNearDuplicates(beam.PTransform[tuple[PCollection[Any], PCollection[Any
         self._narrow = narrow_history
         self._lookup = lookup
 
-    def expand(self, inputs: tuple[PCollection[Any], PCollection[Any]]) -> PCollection[Any]:
-        articles, existing_files = inputs
+    def expand(self, inputs: tuple[Articles, PCollection[Any]]) -> PCollection[Any]:
+        parts, existing_files = inputs
         config = self._config
         bands, rows = lsh_bands(config.threshold)
-        signed = articles | "Sign" >> beam.ParDo(SignArticlesFn())
+        signed = _flatten(_each(parts, "Sign", lambda: beam.ParDo(SignArticlesFn())), "AllSigned")
         split = (
             signed
             | "SigRecords" >> beam.FlatMap(_sig_record)
@@ -537,7 +559,7 @@ class MarkNearDuplicates(beam.PTransform[tuple[PCollection[Any], PCollection[Any
         return applied
 
 
-class CrossArticleDedup(beam.PTransform[tuple[PCollection[Any], PCollection[Any]], Any]):
+class CrossArticleDedup(beam.PTransform[tuple[Articles, PCollection[Any]], Any]):
     """Boilerplate then near-duplicates; either can be turned off with None."""
 
     def __init__(
@@ -553,7 +575,7 @@ class CrossArticleDedup(beam.PTransform[tuple[PCollection[Any], PCollection[Any]
         self._boilerplate = boilerplate
         self._near_dup = near_dup
 
-    def expand(self, inputs: tuple[PCollection[Any], PCollection[Any]]) -> PCollection[Any]:
+    def expand(self, inputs: tuple[Articles, PCollection[Any]]) -> PCollection[Any]:
         articles, existing_files = inputs
         if self._boilerplate is not None:
             articles = (articles, existing_files) | "Boilerplate" >> DropBoilerplate(
@@ -565,4 +587,5 @@ class CrossArticleDedup(beam.PTransform[tuple[PCollection[Any], PCollection[Any]
             )
         elif self._boilerplate is not None:  # signatures are written only with near-duplicate detection
             articles = articles | "DropSignatures" >> beam.Map(lambda a: replace(a, minhash=()))
-        return articles
+        result: PCollection[Any] = _flatten(list(_parts(articles)), "AllArticles")
+        return result

@@ -183,7 +183,8 @@ class RouteByIdFn(beam.DoFn):
 
 
 class DropSeenArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]], Any]):
-    """``(articles, existing_files)`` → ``(articles to write, rejects, skipped ids)``.
+    """``(articles, existing_files)`` → ``(articles to write, rejects, skipped ids)``; the articles to
+    write come as a tuple of parts (one when every article is joined, two with ``lookup``).
 
     An anti-join by CoGroupByKey against (id, version, content hash) of the committed dataset: the
     history is read as a PCollection, never loaded whole into one worker's memory, and only for the
@@ -203,7 +204,7 @@ class DropSeenArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]]
 
     def expand(
         self, inputs: tuple[PCollection[Any], PCollection[Any]]
-    ) -> tuple[PCollection[Any], PCollection[Any], PCollection[Any]]:
+    ) -> tuple[tuple[PCollection[Any], ...], PCollection[Any], PCollection[Any]]:
         articles, existing_files = inputs
         if self._narrow:
             ids = articles | "NewIds" >> beam.Map(lambda a: (a.article_id,)) | "AllNewIds" >> UnionFn.view()
@@ -229,7 +230,8 @@ class DropSeenArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]]
             | "JoinIds" >> beam.CoGroupByKey()
             | "ChooseOne" >> beam.ParDo(ChooseOneFn()).with_outputs(REJECTS, SKIPPED, main="main")
         )
-        kept = results["main"] if passed is None else (passed, results["main"]) | "AllKept" >> beam.Flatten()
+        # Batch: the two parts stay apart, so the next step fuses with each (no materialisation between).
+        kept = (results["main"],) if passed is None else (passed, results["main"])
         return kept, results[REJECTS], results[SKIPPED]
 
 
@@ -411,7 +413,7 @@ class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
             self._narrow, self._lookup
         )
         if self._enrich is not None:  # e.g. ingest --fetch-articles: only articles new to the dataset
-            fresh = fresh | "Enrich" >> self._enrich
+            fresh = (fresh | "Fresh" >> beam.Flatten() | "Enrich" >> self._enrich,)
         deduped = (fresh, existing_files) | "CrossDedup" >> CrossArticleDedup(
             self._boilerplate, self._near_dup, self._narrow, self._lookup
         )
