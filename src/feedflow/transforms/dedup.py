@@ -4,9 +4,17 @@ DropBoilerplate     (articles, existing_files) → articles with source-wide rep
 MarkNearDuplicates  (articles, existing_files) → articles with a MinHash signature, duplicate_of, similarity
 CrossArticleDedup   both, boilerplate first (near-duplicate signatures are taken of the cleaned body)
 
-Every decision is a GroupByKey/CombinePerKey over the data of this run and the committed dataset (read
+Every decision is a GroupByKey or a combine over the data of this run and the committed dataset (read
 as PCollections from its files, one file or partition folder per element): no worker holds the history,
 no process keeps a cache, and the result does not depend on worker count or input order.
+
+Batch runs (``lookup``, the default) keep the articles themselves out of every GroupByKey: what the
+articles need back — their boilerplate keys, their near-duplicate assignment — is small and reaches
+them as a side input; evidence is one record per article, and only keys that enough articles hold are
+expanded for the story count (:class:`KeysWorthCountingFn`); LSH buckets come from per-bundle band
+tables merged in one combine (:class:`BandTableFn`: 8 bytes per band per article of the run, plus
+its sort order). Streaming runs join instead: the in-process runner does not run the consumers of a
+windowed side input.
 
 Of the committed dataset only what this run's articles can meet is read ("narrow history"): the union of
 their paragraph keys and of their LSH band keys goes to the readers as a side input, which drop every
