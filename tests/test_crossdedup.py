@@ -412,3 +412,21 @@ def test_side_input_lookups_decide_exactly_as_the_joins(tmp_path: Path) -> None:
     assert any(a[4] is not None for a in joined["articles"])  # near-duplicates found
     for key, found in results.items():
         assert found == joined, key
+
+
+def test_ids_to_decide_are_found_however_the_ids_are_split_between_bundles() -> None:
+    """A second copy of an id, or a committed version of it, puts the id through ChooseOne's join,
+    also when the copies are in different bundles (workers) whose accumulators are merged."""
+    from feedflow.transforms.stages import IdsToDecideFn
+
+    combine = IdsToDecideFn()
+    elements = [("new", "a"), ("new", "b"), ("new", "c"), ("new", "a"), ("old", "d"), ("new", "d"), ("new", "e")]
+    rng = random.Random(5)
+    for _ in range(50):
+        shuffled = rng.sample(elements, len(elements))
+        parts = [combine.create_accumulator() for _ in range(rng.randint(1, 4))]
+        for element in shuffled:
+            part = rng.randrange(len(parts))
+            parts[part] = combine.add_input(parts[part], element)
+        merged = combine.merge_accumulators([combine.merge_accumulators([p]) for p in parts])
+        assert combine.extract_output(merged) == ("a", "d")
