@@ -238,17 +238,16 @@ def test_keys_worth_counting_are_those_held_by_enough_articles(
     held[("A", 3)] = held.get(("A", 3), 0) + 2
     expected = {mix_keys(s, (k,))[0] for (s, k), n in held.items() if n >= min_articles}
 
-    parts = [KeyCounter(), KeyCounter()]
+    parts = [KeyCounter(min_articles), KeyCounter(min_articles)]
     for n, record in enumerate(records):
-        parts[n < cut * len(records) // 4].add_article(record)
-    parts[0].add_committed(("A", 3), committed[("A", 3)])
+        parts[n < cut * len(records) // 4].add(("new", record))
+    parts[0].add(("old", (("A", 3), committed[("A", 3)])))
     parts[1].compact()
-    merged = KeyCounter()
+    merged = KeyCounter(min_articles)
     for part in parts:
         merged.merge(part)
-    assert merged.reaching(min_articles) == expected
+    assert merged.result() == expected
     for record in records:  # only the items of keys worth counting come out, each as evidence() would
         kept = items_of(record, expected)
         assert [key for (_, key), _ in kept] == [k for k in record[2] if held[(record[1], k)] >= min_articles]
     assert all(items_of(r) == [((r[1], k), (r[0], r[3])) for k in r[2]] for r in records)
-

@@ -47,6 +47,7 @@ from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -138,8 +139,8 @@ def article_evidence(article: Article, config: BoilerplateConfig) -> ArticleEvid
 
 
 def items_of(record: ArticleEvidence, worth: Container[int] | None = None) -> list[tuple[SourceKey, Evidence]]:
-    """The ((source, key), (article_id, sketch)) items of one article's evidence; with ``worth`` (see
-    :func:`count_mix`) only those whose key may reach the threshold."""
+    """The ((source, key), (article_id, sketch)) items of one article's evidence; with ``worth`` (the
+    mixes :class:`KeyCounter` gives) only those whose key may reach the threshold."""
     article_id, source, keys, sketch = record
     if worth is not None:
         mixes = mix_keys(source, keys)
@@ -156,43 +157,56 @@ def mix_keys(source: str, keys: Sequence[int]) -> list[int]:
     return [key ^ salt for key in keys]
 
 
-class KeyCounter:
-    """Counts, per (source, key) mix, the articles holding it — new articles' :func:`article_evidence`
-    and committed items — and gives the mixes held by at least ``min_articles``: every (source, key)
-    that can be boilerplate is among them (distinct stories ≤ articles; collisions only add). A
-    CombineFn accumulator: numpy arrays, 8 bytes per key, merged by concatenation."""
+#: Chunks an accumulator may hold before it sums them (bounds its size by the distinct keys).
+_CHUNKS = 4096
 
-    def __init__(self) -> None:
+
+class KeyCounter:
+    """Counts, per (source, key) mix, the articles holding it and gives the mixes held by at least
+    ``min_articles``: every (source, key) that can be boilerplate is among them (distinct stories ≤
+    articles; collisions only add). Elements: ``("new", article evidence)`` (:func:`article_evidence`)
+    or ``("old", ((source, key), committed items))``. A combine's accumulator
+    (:class:`feedflow.transforms.base.AccumulateFn`): numpy arrays, 8 bytes per key."""
+
+    def __init__(self, min_articles: int) -> None:
+        self.min_articles = min_articles
         self.mixes: list[npt.NDArray[np.int64]] = []
         self.counts: list[npt.NDArray[np.int64]] = []
 
-    def add_article(self, record: ArticleEvidence) -> None:
-        _, source, keys, _ = record
-        if keys:
-            self.mixes.append(np.array(mix_keys(source, keys), dtype=np.int64))
-            self.counts.append(np.ones(len(keys), dtype=np.int64))
+    def add(self, element: tuple[str, Any]) -> None:
+        side, value = element
+        if side == "new":
+            _, source, keys, _ = value
+            self._append(mix_keys(source, keys), [1] * len(keys))
+        else:
+            (source, key), items = value
+            self._append(mix_keys(source, (key,)), [len({article_id for article_id, _ in items})])
 
-    def add_committed(self, source_key: SourceKey, items: Sequence[Evidence]) -> None:
-        source, key = source_key
-        self.mixes.append(np.array(mix_keys(source, (key,)), dtype=np.int64))
-        self.counts.append(np.array([len({article_id for article_id, _ in items})], dtype=np.int64))
+    def _append(self, mixes: Sequence[int], counts: Sequence[int]) -> None:
+        if mixes:
+            self.mixes.append(np.array(mixes, dtype=np.int64))
+            self.counts.append(np.array(counts, dtype=np.int64))
+            if len(self.mixes) >= _CHUNKS:
+                self.compact()
 
     def merge(self, other: KeyCounter) -> None:
         self.mixes.extend(other.mixes)
         self.counts.extend(other.counts)
+        if len(self.mixes) >= _CHUNKS:
+            self.compact()
 
     def compact(self) -> None:
-        """Sums the counts per mix (bounds the accumulator by the distinct keys, not the additions)."""
+        """Sums the counts per mix."""
         if len(self.mixes) > 1:
             mixes, inverse = np.unique(np.concatenate(self.mixes), return_inverse=True)
             self.mixes = [mixes]
             self.counts = [np.bincount(inverse, weights=np.concatenate(self.counts)).astype(np.int64)]
 
-    def reaching(self, min_articles: int) -> frozenset[int]:
+    def result(self) -> frozenset[int]:
         self.compact()
         if not self.mixes:
             return frozenset()
-        return frozenset(int(m) for m in self.mixes[0][self.counts[0] >= min_articles])
+        return frozenset(int(m) for m in self.mixes[0][self.counts[0] >= self.min_articles])
 
 
 def smallest(groups: Iterable[Iterable[Evidence]], keep: int) -> list[Evidence]:

@@ -306,48 +306,48 @@ def bucket_pairs(members: Iterable[Order], max_bucket: int) -> list[tuple[Node, 
 
 
 class BandTable:
-    """The LSH buckets of many signatures at once: ``add`` each (order, band keys), then :meth:`pairs`
-    gives exactly the union of :func:`bucket_pairs` over every band key shared by two or more members,
-    found by one sort of all keys instead of one group per key. A batch pipeline fills one table per
-    bundle (a combine) and merges them in one place: 8 bytes per band per member, plus the orders."""
+    """The LSH buckets of many signatures at once: ``add`` each ``(SigRecord, band keys)``, then
+    :meth:`result` gives exactly the union of :func:`bucket_pairs` over every band key shared by two or
+    more members, found by one sort of all keys instead of one group per key. A combine's accumulator
+    (:class:`feedflow.transforms.base.AccumulateFn`): one table per bundle, merged in one place, 8 bytes
+    per band per member plus its order. Every member has the same number of band keys (one per band)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_bucket: int) -> None:
+        self.max_bucket = max_bucket
         self.orders: list[Order] = []
-        self.keys: list[npt.NDArray[np.int64]] = []  # flat chunks, in member order
-        self.lengths: list[npt.NDArray[np.int64]] = []  # band keys per member, per chunk
+        self.keys: list[npt.NDArray[np.int64]] = []  # chunks of (members, bands) rows, in member order
 
-    def add(self, order: Order, keys: Sequence[int]) -> None:
-        self.orders.append(order)
-        self.keys.append(np.asarray(keys, dtype=np.int64))
-        self.lengths.append(np.array([len(keys)], dtype=np.int64))
+    def add(self, banded: tuple[SigRecord, Sequence[int]]) -> None:
+        record, keys = banded
+        self.orders.append(record.order)
+        self.keys.append(np.asarray(keys, dtype=np.int64).reshape(1, -1))
+        if len(self.keys) >= 4096:
+            self.compact()
 
     def merge(self, other: BandTable) -> None:
         self.orders.extend(other.orders)
         self.keys.extend(other.keys)
-        self.lengths.extend(other.lengths)
 
     def compact(self) -> None:
         """One chunk instead of one per member (cheaper to pickle and to merge)."""
         if len(self.keys) > 1:
-            self.keys = [np.concatenate(self.keys)]
-            self.lengths = [np.concatenate(self.lengths)]
+            self.keys = [np.concatenate(self.keys)]  # raises if members differ in band count
 
-    def pairs(self, max_bucket: int) -> list[tuple[Node, Node]]:
+    def result(self) -> list[tuple[Node, Node]]:
         if not self.orders:
             return []
         self.compact()
-        flat, lengths = self.keys[0], self.lengths[0]
-        members = np.repeat(np.arange(len(self.orders)), lengths)
-        by_key = np.argsort(flat, kind="stable")
-        ordered = flat[by_key]
+        table = self.keys[0]
+        by_key = np.argsort(table.ravel(), kind="stable")
+        ordered = table.ravel()[by_key]
+        members = by_key // table.shape[1]
         starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
         sizes = np.diff(np.concatenate((starts, [len(ordered)])))
         shared = sizes > 1
         found: set[tuple[Node, Node]] = set()
         for start, size in zip(starts[shared].tolist(), sizes[shared].tolist(), strict=True):
-            found.update(
-                bucket_pairs([self.orders[i] for i in members[by_key[start : start + size]].tolist()], max_bucket)
-            )
+            bucket = [self.orders[i] for i in members[start : start + size].tolist()]
+            found.update(bucket_pairs(bucket, self.max_bucket))
         return sorted(found)
 
 

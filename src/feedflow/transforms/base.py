@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import apache_beam as beam
 import numpy as np
@@ -171,6 +171,46 @@ class UnionFn(beam.CombineFn):
         an empty input gives the empty union)."""
         view: beam.PTransform[PCollection[Any], Any] = beam.CombineGlobally(UnionFn(int64)).as_singleton_view()
         return view
+
+
+class Accumulator(Protocol):
+    """What :class:`AccumulateFn` needs of a core accumulator (e.g.
+    :class:`feedflow.core.boilerplate.KeyCounter`, :class:`feedflow.core.neardup.BandTable`)."""
+
+    def add(self, element: Any) -> None: ...
+    def merge(self, other: Any) -> None: ...
+    def compact(self) -> None: ...
+    def result(self) -> Any: ...
+
+
+class AccumulateFn(beam.CombineFn):
+    """The one generic combine over a core accumulator built by ``factory(*args)``: the accumulator
+    decides (add, merge, result), this does the Beam plumbing. ``compact`` runs before a lifted
+    combine ships its per-bundle accumulator, so what crosses is the compact form."""
+
+    def __init__(self, factory: Callable[..., Accumulator], *args: Any) -> None:
+        self._factory = factory
+        self._args = args
+
+    def create_accumulator(self) -> Accumulator:
+        return self._factory(*self._args)
+
+    def add_input(self, accumulator: Accumulator, element: Any) -> Accumulator:
+        accumulator.add(element)
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[Accumulator]) -> Accumulator:
+        merged = self.create_accumulator()
+        for accumulator in accumulators:
+            merged.merge(accumulator)
+        return merged
+
+    def compact(self, accumulator: Accumulator) -> Accumulator:
+        accumulator.compact()
+        return accumulator
+
+    def extract_output(self, accumulator: Accumulator) -> Any:
+        return accumulator.result()
 
 
 def bind(function: Callable[..., Any], *args: Any) -> Callable[[Any], Any]:

@@ -11,10 +11,10 @@ no process keeps a cache, and the result does not depend on worker count or inpu
 Batch runs (``lookup``, the default) keep the articles themselves out of every GroupByKey: what the
 articles need back — their boilerplate keys, their near-duplicate assignment — is small and reaches
 them as a side input; evidence is one record per article, and only keys that enough articles hold are
-expanded for the story count (:class:`KeysWorthCountingFn`); LSH buckets come from per-bundle band
-tables merged in one combine (:class:`BandTableFn`: 8 bytes per band per article of the run, plus
-its sort order). Streaming runs join instead: the in-process runner does not run the consumers of a
-windowed side input.
+expanded for the story count (:class:`feedflow.core.boilerplate.KeyCounter`); LSH buckets come from
+per-bundle band tables merged in one combine (:class:`feedflow.core.neardup.BandTable`: 8 bytes per
+band per article of the run, plus its sort order). Streaming runs join instead: the in-process
+runner does not run the consumers of a windowed side input.
 
 Of the committed dataset only what this run's articles can meet is read ("narrow history"): the union of
 their paragraph keys and of their LSH band keys goes to the readers as a side input, which drop every
@@ -68,7 +68,7 @@ from feedflow.core.neardup import (
     verify,
 )
 from feedflow.model import Article
-from feedflow.transforms.base import NAMESPACE, Stopwatch, UnionFn
+from feedflow.transforms.base import NAMESPACE, AccumulateFn, Stopwatch, UnionFn
 from feedflow.transforms.pickling import from_blob, to_blob
 
 # ------------------------------------------------------------------------------------ boilerplate
@@ -134,43 +134,6 @@ class EvidenceFn(beam.DoFn):
         yield signed
         if record[2]:
             yield pvalue.TaggedOutput(EVIDENCE, record)
-
-
-class KeysWorthCountingFn(beam.CombineFn):
-    """``("new", article evidence)`` and ``("old", ((source, key), committed items))`` → the (source,
-    key) mixes held by at least ``min_articles`` articles (:class:`feedflow.core.boilerplate.KeyCounter`):
-    only their evidence goes through the join that counts stories."""
-
-    def __init__(self, min_articles: int) -> None:
-        self._min_articles = min_articles
-
-    def create_accumulator(self) -> KeyCounter:
-        return KeyCounter()
-
-    def add_input(self, accumulator: KeyCounter, element: tuple[str, Any]) -> KeyCounter:
-        side, value = element
-        if side == "new":
-            accumulator.add_article(value)
-        else:
-            accumulator.add_committed(*value)
-        if len(accumulator.mixes) >= 4096:
-            accumulator.compact()
-        return accumulator
-
-    def merge_accumulators(self, accumulators: Iterable[KeyCounter]) -> KeyCounter:
-        merged = KeyCounter()
-        for accumulator in accumulators:
-            merged.merge(accumulator)
-            if len(merged.mixes) >= 4096:
-                merged.compact()
-        return merged
-
-    def compact(self, accumulator: KeyCounter) -> KeyCounter:
-        accumulator.compact()
-        return accumulator
-
-    def extract_output(self, accumulator: KeyCounter) -> frozenset[int]:
-        return accumulator.reaching(self._min_articles)
 
 
 class MarkBoilerplateFn(beam.DoFn):
@@ -277,7 +240,7 @@ class DropBoilerplate(beam.PTransform[tuple[Articles, PCollection[Any]], Any]):
                 )
                 | "AllKeys" >> beam.Flatten()
                 | "KeysWorthCounting"
-                >> beam.CombineGlobally(KeysWorthCountingFn(config.min_articles)).as_singleton_view()
+                >> beam.CombineGlobally(AccumulateFn(KeyCounter, config.min_articles)).as_singleton_view()
             )
             new_evidence = per_article | "NewEvidenceItems" >> beam.FlatMap(items_of, worth=worth)
         else:
@@ -289,10 +252,8 @@ class DropBoilerplate(beam.PTransform[tuple[Articles, PCollection[Any]], Any]):
         )
         marked: PCollection[Any]
         if self._lookup:  # the hits are few (boilerplate paragraphs): a side input, no article shuffled
-            per_article = hits | "HitsPerArticle" >> beam.GroupByKey() | "KeysPerArticle" >> beam.Map(_keys_per_article)
-            marked = articles | "MarkBoilerplate" >> beam.ParDo(
-                MarkBoilerplateFn(config), hits=pvalue.AsDict(per_article)
-            )
+            hit_keys = hits | "HitsPerArticle" >> beam.GroupByKey() | "KeysPerArticle" >> beam.Map(_keys_per_article)
+            marked = articles | "MarkBoilerplate" >> beam.ParDo(MarkBoilerplateFn(config), hits=pvalue.AsDict(hit_keys))
         else:
             marked = (
                 {"article": articles | "KeyArticles" >> beam.Map(lambda a: (a.article_id, to_blob(a))), "keys": hits}
@@ -349,36 +310,6 @@ class SplitIdenticalFn(beam.DoFn):
 
 def _with_bands(record: SigRecord, bands: int, rows: int) -> tuple[SigRecord, list[int]]:
     return record, band_keys(record.minhash, bands, rows)
-
-
-class BandTableFn(beam.CombineFn):
-    """``(SigRecord, band keys)`` → the candidate pairs of all LSH buckets
-    (:class:`feedflow.core.neardup.BandTable`): one table per bundle, merged in one place, instead of
-    one element per band key through a GroupByKey."""
-
-    def __init__(self, max_bucket: int) -> None:
-        self._max_bucket = max_bucket
-
-    def create_accumulator(self) -> BandTable:
-        return BandTable()
-
-    def add_input(self, accumulator: BandTable, element: tuple[SigRecord, list[int]]) -> BandTable:
-        record, keys = element
-        accumulator.add(record.order, keys)
-        return accumulator
-
-    def merge_accumulators(self, accumulators: Iterable[BandTable]) -> BandTable:
-        merged = BandTable()
-        for accumulator in accumulators:
-            merged.merge(accumulator)
-        return merged
-
-    def compact(self, accumulator: BandTable) -> BandTable:
-        accumulator.compact()
-        return accumulator
-
-    def extract_output(self, accumulator: BandTable) -> list[tuple[Node, Node]]:
-        return accumulator.pairs(self._max_bucket)
 
 
 def _half_join(element: tuple[Node, dict[str, Iterable[Any]]]) -> Iterator[tuple[Node, tuple[SigRecord, ...]]]:
@@ -471,8 +402,10 @@ class MarkNearDuplicates(beam.PTransform[tuple[Articles, PCollection[Any]], Any]
 
     Identical signatures are grouped first (GroupByKey on the signature digest) so that many exact
     copies cost one LSH entry; the group heads and the committed representatives then go through
-    banded LSH (GroupByKey on band keys), candidate pairs are verified after two joins on the article
-    node, and one greedy clustering step orders the verified edges (edges only: no text, no signature).
+    banded LSH (batch: per-bundle band tables merged in one combine; streaming: GroupByKey on band
+    keys), candidate pairs are verified after two joins on the article node, and one greedy clustering
+    step orders the verified edges (edges only: no text, no signature). With ``lookup`` the assignments
+    reach the articles as a side input; without it they are joined.
     """
 
     def __init__(self, config: NearDupConfig, narrow_history: bool = True, lookup: bool = True) -> None:
@@ -512,7 +445,7 @@ class MarkNearDuplicates(beam.PTransform[tuple[Articles, PCollection[Any]], Any]
         if self._lookup:  # batch: all buckets from one sort of per-bundle tables (few elements)
             pairs = (
                 banded
-                | "BandTables" >> beam.CombineGlobally(BandTableFn(config.max_bucket))
+                | "BandTables" >> beam.CombineGlobally(AccumulateFn(BandTable, config.max_bucket))
                 | "TablePairs" >> beam.FlatMap(lambda found: found)
             )
         else:  # streaming: per window, one element per band key (a global combine needs defaults per window)
