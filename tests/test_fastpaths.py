@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pickle
 import pickletools
+from functools import cache
 
 from ftfy.badness import BADNESS_RE, is_bad
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from feedflow.core.boilerplate import BoilerplateConfig, long_enough
 from feedflow.core.clean import fold_line, folds_longer_than
@@ -96,3 +98,38 @@ def test_a_text_that_surely_folds_longer_is_longer_when_folded(text: str, length
         assert len(fold_line(text)) > length
     if text.isascii() and len(fold_line(text)) > length + len(text) // 2 + 1:
         assert folds_longer_than(text, length)  # and it does answer for plainly long ASCII text
+
+
+_LANGUAGE_SAMPLES = [
+    "The minister said on Tuesday that the talks would resume next week in Geneva.",
+    "Le gouvernement a annoncé mardi une nouvelle réforme des retraites.",
+    "Die Regierung hat am Dienstag eine neue Reform angekündigt.",
+    "El presidente dijo que las negociaciones continuarán la próxima semana.",
+    "Правительство объявило во вторник о новой реформе.",
+    "政府は火曜日に新たな改革を発表した。",
+    "THE MINISTER SAID ON TUESDAY THAT THE TALKS WOULD RESUME",
+    "a",
+    "12 34",
+    "Café été naïve façade",
+    "",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_LANGUAGE_SAMPLES), min_size=1, max_size=4), st.text(max_size=40))
+def test_the_float32_language_table_scores_exactly_as_the_packaged_float16_one(parts: list[str], noise: str) -> None:
+    """language._identifier() holds py3langid's table as float32 (a speed-up): every language and
+    probability must be the packaged model's, bit for bit."""
+    from feedflow.core.language import _identifier
+
+    stock = _stock_identifier()
+    text = " ".join([*parts, noise])
+    ours = _identifier()
+    assert ours.nb_ptc.dtype.name == "float32" and stock.nb_ptc.dtype.name == "float16"
+    assert ours.classify(text) == stock.classify(text)
+
+
+@cache
+def _stock_identifier() -> LanguageIdentifier:
+    """py3langid's packaged model as py3langid loads it (float16 table)."""
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
