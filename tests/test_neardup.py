@@ -263,6 +263,55 @@ def test_the_signature_is_the_per_seed_minimum_that_stored_datasets_hold() -> No
     assert signature is not None and signature.tolist() == expected
 
 
+_ONE_HASHER = MinHasher()  # reused across examples on purpose: its work buffers must not leak between texts
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(VOCABULARY[:12]), min_size=0, max_size=400), min_size=1, max_size=4),
+    st.integers(0, NUM_PERM),
+    st.integers(0, NUM_PERM),
+)
+def test_any_part_of_a_signature_is_that_part_of_the_definition(body: list[list[str]], a: int, b: int) -> None:
+    """Signatures are computed in reused buffers, over shingles with repeats, part by part (a sketch,
+    then the rest): each value must still be the definition's (per seed, over the distinct shingles)."""
+    from feedflow.core.neardup import _SEEDS, splitmix64
+
+    paragraphs = [" ".join(words) for words in body]
+    start, stop = min(a, b), max(a, b)
+    distinct = MinHasher().shingles(paragraphs)
+    part = _ONE_HASHER.signature(paragraphs, start, stop)
+    if not len(distinct):
+        assert part is None
+        return
+    expected = [int(splitmix64(distinct ^ seed).min() >> np.uint64(32)) for seed in _SEEDS[start:stop]]
+    assert part is not None and part.tolist() == expected
+
+
+def test_a_sketch_is_completed_to_the_whole_signature_and_a_changed_body_is_signed_afresh() -> None:
+    from dataclasses import replace
+
+    from feedflow.core.boilerplate import SKETCH_SIZE, sketch_of
+    from feedflow.core.neardup import sign
+    from feedflow.model import Article, Paragraph
+
+    texts = [" ".join(words(seed, 60)) for seed in (1, 2, 3)]
+    article = Article(
+        article_id="a", input="i", locator="l", kind="jsonl", url=None, source="s", feed_url=None, title="t",
+        authors=(), published_at=None, fetched_at=datetime(2024, 1, 1, tzinfo=UTC), summary=None,
+        paragraphs=tuple(Paragraph(i, text, i, None) for i, text in enumerate(texts)), content_hash="h",
+        language="en", language_hint=None,
+    )  # fmt: skip
+    hasher = MinHasher()
+    whole = sign(article, hasher)
+    sketched = sign(article, hasher, SKETCH_SIZE)
+    assert len(sketched.minhash) == SKETCH_SIZE and sketch_of(whole.minhash) == sketched.minhash
+    assert sign(sketched, hasher).minhash == whole.minhash
+    assert sign(whole, hasher) is whole  # a whole signature is kept as it is
+    shorter = replace(sketched, paragraphs=article.paragraphs[:2], minhash=())  # what mark() does to a changed body
+    assert sign(shorter, hasher).minhash == signature(MinHasher(), texts[:2])
+
+
 def test_splitmix64_is_the_published_mixer() -> None:
     # Vigna's splitmix64.c seeded with 0: its first outputs are the mixer of k * golden gamma. Stored
     # signatures depend on every constant and shift, so they are pinned to the reference, not to us.

@@ -71,7 +71,7 @@ _POLY = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime: odd, so invertible modu
 _POLY_INV = np.uint64(pow(0x100000001B3, -1, 2**64))
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _SPACE = 0x20
-_CHUNK = 4096  # shingles per (NUM_PERM × chunk) block: bounds memory for very long bodies
+_CHUNK = 1024  # shingles per (NUM_PERM × chunk) block: bounds memory for very long bodies
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +94,11 @@ def splitmix64(x: U64) -> U64:
     return _splitmix64_inplace(np.array(x, dtype=np.uint64))
 
 
-def _splitmix64_inplace(x: U64) -> U64:
-    """:func:`splitmix64` computed in ``x`` itself with one scratch array (the signature's inner loop
-    runs it on a NUM_PERM × shingles matrix: no temporary per operation)."""
-    scratch = np.empty_like(x)
+def _splitmix64_inplace(x: U64, scratch: U64 | None = None) -> U64:
+    """:func:`splitmix64` computed in ``x`` itself with one scratch array of x's shape (the signature's
+    inner loop runs it on a NUM_PERM × shingles matrix: no temporary per operation)."""
+    if scratch is None:
+        scratch = np.empty_like(x)
     x ^= np.right_shift(x, np.uint64(30), out=scratch)
     x *= np.uint64(0xBF58476D1CE4E5B9)
     x ^= np.right_shift(x, np.uint64(27), out=scratch)
@@ -126,13 +127,16 @@ def candidate_probability(similarity: float, bands: int, rows: int) -> float:
 
 
 class MinHasher:
-    """Signatures of texts. Holds the power tables of the polynomial hash, grown on demand (per
-    instance: build one per worker in ``DoFn.setup()``)."""
+    """Signatures of texts. Holds the power tables of the polynomial hash, grown on demand, and the
+    signature's work arrays, reused from text to text (per instance: build one per worker in
+    ``DoFn.setup()``)."""
 
     def __init__(self, shingle_words: int = SHINGLE_WORDS) -> None:
         self._n = shingle_words
         self._pow: U64 = np.ones(1, dtype=np.uint64)
         self._ipow: U64 = np.ones(1, dtype=np.uint64)
+        self._work: U64 = np.empty(0, dtype=np.uint64)
+        self._scratch: U64 = np.empty(0, dtype=np.uint64)
 
     def _powers(self, length: int) -> tuple[U64, U64]:
         if len(self._pow) < length:
@@ -141,8 +145,18 @@ class MinHasher:
             self._ipow = np.concatenate(([np.uint64(1)], np.cumprod(np.full(size - 1, _POLY_INV, dtype=np.uint64))))
         return self._pow[:length], self._ipow[:length]
 
-    def shingles(self, paragraphs: Sequence[str]) -> U64:
-        """The distinct 64-bit shingle hashes of a body (empty when it has fewer words than a shingle)."""
+    def _matrices(self, rows: int, columns: int) -> tuple[U64, U64]:
+        """Two ``rows × columns`` work arrays, views of buffers kept between calls: a fresh array per
+        signature (~300 KB, past malloc's mmap threshold) cost a page fault per page, every time."""
+        size = rows * columns
+        if len(self._work) < size:
+            self._work = np.empty(size, dtype=np.uint64)
+            self._scratch = np.empty(size, dtype=np.uint64)
+        return self._work[:size].reshape(rows, columns), self._scratch[:size].reshape(rows, columns)
+
+    def _hashes(self, paragraphs: Sequence[str]) -> U64:
+        """The 64-bit hashes of a body's shingles in text order, repeats included (empty when it has
+        fewer words than a shingle)."""
         normalized = normalize_for_dedup(" ".join(paragraphs))
         if not normalized:
             return np.empty(0, dtype=np.uint64)
@@ -162,29 +176,44 @@ class MinHasher:
         last = ends[width - 1 :]
         # hash of bytes [first, last) = (prefix[last] - prefix[first]) / P**first: position-free
         hashes = (prefix[last] - prefix[first]) * inverse[first]
-        result: U64 = np.unique(_splitmix64_inplace(hashes ^ np.uint64(width)))
+        return _splitmix64_inplace(hashes ^ np.uint64(width))
+
+    def shingles(self, paragraphs: Sequence[str]) -> U64:
+        """The distinct 64-bit shingle hashes of a body (empty when it has fewer words than a shingle)."""
+        result: U64 = np.unique(self._hashes(paragraphs))
         return result
 
-    def signature(self, paragraphs: Sequence[str]) -> Signature | None:
-        """The body's MinHash signature (``NUM_PERM`` uint32), or None for a body shorter than a shingle."""
-        shingles = self.shingles(paragraphs)
-        if not len(shingles):
+    def signature(self, paragraphs: Sequence[str], start: int = 0, stop: int = NUM_PERM) -> Signature | None:
+        """The body's MinHash signature (``NUM_PERM`` uint32), or None for a body shorter than a shingle.
+        ``start``/``stop`` compute only those positions of it (``signature(p)[start:stop]``): a story
+        sketch first, the rest later when the body has not changed (see :func:`sign`)."""
+        hashes = self._hashes(paragraphs)  # repeated shingles change no minimum: no need to dedup them
+        if not len(hashes):
             return None
-        low = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
-        for start in range(0, len(shingles), _CHUNK):
-            block = shingles[start : start + _CHUNK]
-            np.minimum(low, _splitmix64_inplace(block[None, :] ^ _SEEDS[:, None]).min(axis=1), out=low)
+        seeds = _SEEDS[start:stop, None]
+        low = np.full(len(seeds), np.iinfo(np.uint64).max, dtype=np.uint64)
+        for first in range(0, len(hashes), _CHUNK):
+            block = hashes[first : first + _CHUNK]
+            work, scratch = self._matrices(len(seeds), len(block))
+            np.bitwise_xor(block[None, :], seeds, out=work)
+            np.minimum(low, _splitmix64_inplace(work, scratch).min(axis=1), out=low)
         signature: Signature = (low >> np.uint64(32)).astype(np.uint32)
         return signature
 
 
-def sign(article: Article, hasher: MinHasher) -> Article:
-    """The article with the signature of its current body in ``minhash`` (kept when already set:
-    whatever changes the body clears it, see :func:`feedflow.core.boilerplate.mark`)."""
-    if article.minhash:
+def sign(article: Article, hasher: MinHasher, size: int = NUM_PERM) -> Article:
+    """The article with the first ``size`` values of its current body's signature in ``minhash``.
+
+    Values already there are kept and only the missing ones computed: whatever changes the body clears
+    ``minhash`` (see :func:`feedflow.core.boilerplate.mark`), so values still set belong to the current
+    body. Boilerplate counting needs only a story sketch (the first values) of the body before
+    boilerplate is removed; signing that much first and the rest after removal signs an article whose
+    body changes once and a half instead of twice."""
+    have = len(article.minhash)
+    if have >= size:
         return article
-    signature = hasher.signature(article.body)
-    return replace(article, minhash=to_stored(signature)) if signature is not None else article
+    signature = hasher.signature(article.body, have, size)
+    return replace(article, minhash=article.minhash + to_stored(signature)) if signature is not None else article
 
 
 def to_stored(signature: Signature) -> tuple[int, ...]:

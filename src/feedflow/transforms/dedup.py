@@ -37,6 +37,7 @@ from apache_beam.metrics.metric import Metrics
 from apache_beam.pvalue import PCollection
 
 from feedflow.core.boilerplate import (
+    SKETCH_SIZE,
     BoilerplateConfig,
     Evidence,
     KeyCounter,
@@ -114,9 +115,10 @@ EVIDENCE = "evidence"
 
 
 class EvidenceFn(beam.DoFn):
-    """Article → the article, signed (main output; the signature is reused downstream when the body
-    does not change), and its evidence as one record (``evidence``: see
-    :func:`feedflow.core.boilerplate.article_evidence`) when it has any."""
+    """Article → the article with its story sketch (main output: the first ``SKETCH_SIZE`` values of
+    its signature, completed downstream by ``SignArticlesFn`` when the body does not change), and its
+    evidence as one record (``evidence``: see :func:`feedflow.core.boilerplate.article_evidence`) when
+    it has any."""
 
     def __init__(self, config: BoilerplateConfig) -> None:
         self._config = config
@@ -129,7 +131,7 @@ class EvidenceFn(beam.DoFn):
     def process(self, article: Article) -> Iterator[Any]:
         assert self._hasher is not None, "setup() was not called"
         with self._watch:
-            signed = sign(article, self._hasher)
+            signed = sign(article, self._hasher, SKETCH_SIZE)
             record = article_evidence(signed, self._config)
         yield signed
         if record[2]:
@@ -269,8 +271,8 @@ MEMBERS = "members"
 
 
 class SignArticlesFn(beam.DoFn):
-    """Article → the same article with its body's MinHash signature (one MinHasher per worker; an
-    article signed upstream whose body did not change keeps its signature)."""
+    """Article → the same article with its body's MinHash signature (one MinHasher per worker; the
+    values of a sketch signed upstream are kept when the body did not change: only the rest is computed)."""
 
     def __init__(self) -> None:
         self._hasher: MinHasher | None = None
