@@ -133,3 +133,17 @@ def test_the_float32_language_table_scores_exactly_as_the_packaged_float16_one(p
 def _stock_identifier() -> LanguageIdentifier:
     """py3langid's packaged model as py3langid loads it (float16 table)."""
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def test_clean_line_of_ascii_text_is_the_general_loops_result() -> None:
+    """clean.py cleans ASCII lines in one pass (``_clean_ascii``); the general loop (ftfy, NFC,
+    controls, whitespace, bullets, until nothing changes) must give the same line for every ASCII text."""
+    from feedflow.core.clean import _clean_general, clean_line
+
+    @settings(max_examples=2000, deadline=None)
+    @given(st.text(alphabet=st.sampled_from([*ASCII, *"  \t\n-*+ab"]), max_size=30))
+    def check(text: str) -> None:
+        assert clean_line(text) == _clean_general(text)
+
+    check()
+    assert clean_line(" \x00- * \x1fThe\t\tteam \x7f said ") == "The team said"

@@ -218,7 +218,8 @@ def sign(article: Article, hasher: MinHasher, size: int = NUM_PERM) -> Article:
 
 def to_stored(signature: Signature) -> tuple[int, ...]:
     """The signature as stored in ``articles.minhash``: signed int32 values."""
-    return tuple(int(v) for v in signature.view(np.int32))
+    values: list[int] = signature.view(np.int32).tolist()
+    return tuple(values)
 
 
 def from_stored(values: Sequence[int]) -> Signature:
