@@ -147,3 +147,25 @@ def test_clean_line_of_ascii_text_is_the_general_loops_result() -> None:
 
     check()
     assert clean_line(" \x00- * \x1fThe\t\tteam \x7f said ") == "The team said"
+
+
+def _identity_step() -> object:
+    return lambda element: element
+
+
+def test_a_worker_raises_the_collectors_threshold_but_never_lowers_it_or_turns_it_on() -> None:
+    """CoreStepFn.setup() tunes the cyclic collector of the process it runs in (transforms.base.tune_collector)."""
+    import gc
+
+    from feedflow.transforms.base import GC_THRESHOLD, CoreStepFn
+
+    saved = gc.get_threshold()
+    try:
+        seen = []
+        for before in [(700, 10, 10), (GC_THRESHOLD * 2, 5, 5), (0, 10, 10)]:
+            gc.set_threshold(*before)
+            CoreStepFn("Step", _identity_step).setup()
+            seen.append(gc.get_threshold())
+        assert seen == [(GC_THRESHOLD, 20, 20), (GC_THRESHOLD * 2, 5, 5), (0, 10, 10)]
+    finally:
+        gc.set_threshold(*saved)

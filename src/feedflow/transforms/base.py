@@ -9,6 +9,7 @@ Rejections are counted per reason with Beam Metrics (namespace ``feedflow``, cou
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +36,23 @@ _LOG = logging.getLogger("feedflow")
 
 
 _END = object()
+
+#: The cyclic garbage collector's first threshold in processes that run feedflow steps (CPython: 700).
+GC_THRESHOLD = 50_000
+
+
+def tune_collector() -> None:
+    """Raises the cyclic garbage collector's allocation threshold in this (worker) process.
+
+    A run allocates and frees millions of short-lived container objects (records, rows, Beam's
+    windowed values). With CPython's default the collector ran about 1,300 times in a 20k-article
+    ``--skip entities,topics`` run, and its full collections walked everything the runner held: 0.7 of
+    25.3 CPU s (3.2 of 264 CPU s with all stages). At 50,000: 0.14 s, peak RSS 980 instead of 1,030 MB.
+    Objects in reference cycles are still collected, less often. A setting that is higher, or a
+    collector that is off (threshold 0), is left as it is."""
+    first, second, third = gc.get_threshold()
+    if 0 < first < GC_THRESHOLD:
+        gc.set_threshold(GC_THRESHOLD, max(second, 20), max(third, 20))
 
 
 class Stopwatch:
@@ -84,6 +102,7 @@ class CoreStepFn(beam.DoFn):
         self._watch = Stopwatch(step)
 
     def setup(self) -> None:
+        tune_collector()  # a worker-process setting: every pipeline's first steps are CoreStepFns
         self._fn = self._factory(*self._args)
 
     def process(self, element: Any) -> Iterator[Any]:
