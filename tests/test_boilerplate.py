@@ -162,6 +162,26 @@ def test_mark_removes_boilerplate_from_the_body_and_flags_every_paragraph() -> N
     assert unmarked.text == article.text and unmarked.minhash == article.minhash
 
 
+def test_a_sketch_is_completed_to_the_whole_signature_or_signed_afresh_when_mark_changes_the_body() -> None:
+    """EvidenceFn signs only the story sketch; SignArticlesFn completes it. That is right only because
+    mark() clears the values when it removes paragraphs: both paths must end at the final body's
+    whole signature."""
+    hasher = MinHasher()
+    article = build([*sentences(7), FOOTER], "https://gazette.example/sketch")
+    sketched = sign_with(article, hasher, SKETCH_SIZE)
+    whole = sign_with(article, hasher)
+    assert len(sketched.minhash) == SKETCH_SIZE and sketched.minhash == sketch_of(whole.minhash)
+    assert sign_with(whole, hasher) is whole  # a whole signature is kept as it is
+
+    unchanged = mark(sketched, [], CONFIG)  # no boilerplate: the sketch stays and is completed
+    assert unchanged.minhash == sketched.minhash
+    assert sign_with(unchanged, hasher).minhash == whole.minhash
+
+    changed = mark(sketched, [key_hash(FOOTER)], CONFIG)  # the footer goes: a fresh signature
+    assert changed.boilerplate_paragraphs == 1 and changed.minhash == ()
+    assert sign_with(changed, hasher).minhash == sign(build(sentences(7), "https://gazette.example/x")).minhash
+
+
 def test_an_article_is_never_emptied() -> None:
     article = build([FOOTER, "Harbour Gazette staff"], "https://g.example/3")
     assert mark(article, {key_hash(FOOTER)}, CONFIG).text == "Harbour Gazette staff"  # not empty: removed

@@ -417,9 +417,10 @@ def test_side_input_lookups_decide_exactly_as_the_joins(tmp_path: Path) -> None:
 def test_ids_to_decide_are_found_however_the_ids_are_split_between_bundles() -> None:
     """A second copy of an id, or a committed version of it, puts the id through ChooseOne's join,
     also when the copies are in different bundles (workers) whose accumulators are merged."""
-    from feedflow.transforms.stages import IdsToDecideFn
+    from feedflow.core.dataset import IdsToDecide
+    from feedflow.transforms.base import AccumulateFn
 
-    combine = IdsToDecideFn()
+    combine = AccumulateFn(IdsToDecide)
     elements = [("new", "a"), ("new", "b"), ("new", "c"), ("new", "a"), ("old", "d"), ("new", "d"), ("new", "e")]
     rng = random.Random(5)
     for _ in range(50):
@@ -429,4 +430,4 @@ def test_ids_to_decide_are_found_however_the_ids_are_split_between_bundles() -> 
             part = rng.randrange(len(parts))
             parts[part] = combine.add_input(parts[part], element)
         merged = combine.merge_accumulators([combine.merge_accumulators([p]) for p in parts])
-        assert combine.extract_output(merged) == ("a", "d")
+        assert combine.extract_output(merged) == {"a", "d"}

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from feedflow.core.boilerplate import BoilerplateConfig, long_enough
-from feedflow.core.clean import fold_line, folds_longer_than
+from feedflow.core.clean import _clean_general, clean_line, fold_line, folds_longer_than
 from feedflow.core.dedup import content_hash, dedup_paragraphs, dedup_with_hash, normalize_for_dedup
 from feedflow.model import Article, Entity, Paragraph, TopicScore
 from feedflow.transforms import pickling
@@ -135,17 +135,15 @@ def _stock_identifier() -> LanguageIdentifier:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
-def test_clean_line_of_ascii_text_is_the_general_loops_result() -> None:
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=st.sampled_from([*ASCII, *"  \t\n-*+ab"]), max_size=30))
+def test_clean_line_of_ascii_text_is_the_general_loops_result(text: str) -> None:
     """clean.py cleans ASCII lines in one pass (``_clean_ascii``); the general loop (ftfy, NFC,
     controls, whitespace, bullets, until nothing changes) must give the same line for every ASCII text."""
-    from feedflow.core.clean import _clean_general, clean_line
+    assert clean_line(text) == _clean_general(text)
 
-    @settings(max_examples=2000, deadline=None)
-    @given(st.text(alphabet=st.sampled_from([*ASCII, *"  \t\n-*+ab"]), max_size=30))
-    def check(text: str) -> None:
-        assert clean_line(text) == _clean_general(text)
 
-    check()
+def test_clean_line_of_ascii_text_maps_controls_collapses_whitespace_and_drops_bullets() -> None:
     assert clean_line(" \x00- * \x1fThe\t\tteam \x7f said ") == "The team said"
 
 

@@ -288,30 +288,6 @@ def test_any_part_of_a_signature_is_that_part_of_the_definition(body: list[list[
     assert part is not None and part.tolist() == expected
 
 
-def test_a_sketch_is_completed_to_the_whole_signature_and_a_changed_body_is_signed_afresh() -> None:
-    from dataclasses import replace
-
-    from feedflow.core.boilerplate import SKETCH_SIZE, sketch_of
-    from feedflow.core.neardup import sign
-    from feedflow.model import Article, Paragraph
-
-    texts = [" ".join(words(seed, 60)) for seed in (1, 2, 3)]
-    article = Article(
-        article_id="a", input="i", locator="l", kind="jsonl", url=None, source="s", feed_url=None, title="t",
-        authors=(), published_at=None, fetched_at=datetime(2024, 1, 1, tzinfo=UTC), summary=None,
-        paragraphs=tuple(Paragraph(i, text, i, None) for i, text in enumerate(texts)), content_hash="h",
-        language="en", language_hint=None,
-    )  # fmt: skip
-    hasher = MinHasher()
-    whole = sign(article, hasher)
-    sketched = sign(article, hasher, SKETCH_SIZE)
-    assert len(sketched.minhash) == SKETCH_SIZE and sketch_of(whole.minhash) == sketched.minhash
-    assert sign(sketched, hasher).minhash == whole.minhash
-    assert sign(whole, hasher) is whole  # a whole signature is kept as it is
-    shorter = replace(sketched, paragraphs=article.paragraphs[:2], minhash=())  # what mark() does to a changed body
-    assert sign(shorter, hasher).minhash == signature(MinHasher(), texts[:2])
-
-
 def test_splitmix64_is_the_published_mixer() -> None:
     # Vigna's splitmix64.c seeded with 0: its first outputs are the mixer of k * golden gamma. Stored
     # signatures depend on every constant and shift, so they are pinned to the reference, not to us.

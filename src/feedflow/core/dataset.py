@@ -860,6 +860,33 @@ class KnownVersion:
     content_hash: str
 
 
+class IdsToDecide:
+    """Which article ids of a run need choosing among copies (DropSeen's join): those with more than one
+    copy in the run or a version in the dataset. Elements: ``("new", article_id)`` per article of the
+    run, ``("old", article_id)`` per committed row. A combine's accumulator
+    (:class:`feedflow.transforms.base.AccumulateFn`): two sets of ids, merged across bundles."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.decide: set[str] = set()
+
+    def add(self, element: tuple[str, str]) -> None:
+        side, article_id = element
+        if side == "old" or article_id in self.seen:
+            self.decide.add(article_id)
+        self.seen.add(article_id)
+
+    def merge(self, other: IdsToDecide) -> None:
+        self.decide |= other.decide | (self.seen & other.seen)
+        self.seen |= other.seen
+
+    def compact(self) -> None:
+        """Nothing to compact: sets are their own compact form."""
+
+    def result(self) -> frozenset[str]:
+        return frozenset(self.decide)
+
+
 def read_known_versions(path: str, wanted: Sequence[str] | None = None) -> list[KnownVersion]:
     """(article_id, version, content_hash) of every row of one committed articles file; with ``wanted``
     (the run's new article ids), of those rows only: no other id can meet this run's articles."""

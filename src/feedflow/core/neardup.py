@@ -335,6 +335,10 @@ def bucket_pairs(members: Iterable[Order], max_bucket: int) -> list[tuple[Node, 
     return pairs
 
 
+#: Chunks a BandTable holds before it concatenates them (as KeyCounter does with its own).
+_COMPACT_AFTER = 4096
+
+
 class BandTable:
     """The LSH buckets of many signatures at once: ``add`` each ``(SigRecord, band keys)``, then
     :meth:`result` gives exactly the union of :func:`bucket_pairs` over every band key shared by two or
@@ -351,12 +355,14 @@ class BandTable:
         record, keys = banded
         self.orders.append(record.order)
         self.keys.append(np.asarray(keys, dtype=np.int64).reshape(1, -1))
-        if len(self.keys) >= 4096:
+        if len(self.keys) >= _COMPACT_AFTER:
             self.compact()
 
     def merge(self, other: BandTable) -> None:
         self.orders.extend(other.orders)
         self.keys.extend(other.keys)
+        if len(self.keys) >= _COMPACT_AFTER:
+            self.compact()
 
     def compact(self) -> None:
         """One chunk instead of one per member (cheaper to pickle and to merge)."""

@@ -194,7 +194,8 @@ class UnionFn(beam.CombineFn):
 
 class Accumulator(Protocol):
     """What :class:`AccumulateFn` needs of a core accumulator (e.g.
-    :class:`feedflow.core.boilerplate.KeyCounter`, :class:`feedflow.core.neardup.BandTable`)."""
+    :class:`feedflow.core.boilerplate.KeyCounter`, :class:`feedflow.core.neardup.BandTable`,
+    :class:`feedflow.core.dataset.IdsToDecide`)."""
 
     def add(self, element: Any) -> None: ...
     def merge(self, other: Any) -> None: ...

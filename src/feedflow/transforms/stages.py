@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -30,6 +29,7 @@ from feedflow.config import NerConfig, ReadConfig, TopicConfig
 from feedflow.core.articles import ArticleBuilder, BuildConfig
 from feedflow.core.boilerplate import BoilerplateConfig
 from feedflow.core.dataset import (
+    IdsToDecide,
     KnownVersion,
     PartFileWriter,
     TableRow,
@@ -52,7 +52,16 @@ from feedflow.core.tagging import (
 )
 from feedflow.model import Article, Rejection
 from feedflow.options import RunOptions
-from feedflow.transforms.base import NAMESPACE, REJECTS, ApplyCore, LogProgressFn, Stopwatch, UnionFn, bind
+from feedflow.transforms.base import (
+    NAMESPACE,
+    REJECTS,
+    AccumulateFn,
+    ApplyCore,
+    LogProgressFn,
+    Stopwatch,
+    UnionFn,
+    bind,
+)
 from feedflow.transforms.dedup import CrossArticleDedup
 from feedflow.transforms.pickling import from_blob, to_blob
 
@@ -135,39 +144,6 @@ class ChooseOneFn(beam.DoFn):
         yield replace(first, version=latest.version + 1)
 
 
-class IdsToDecideFn(beam.CombineFn):
-    """``("new", article_id)`` per article of the run and ``("old", article_id)`` per committed row →
-    the sorted ids that need ChooseOne: those with more than one copy in the run or known to the
-    dataset. A small accumulator per bundle (two sets of ids), so no article crosses a shuffle for it."""
-
-    def create_accumulator(self) -> tuple[set[str], set[str]]:
-        return set(), set()
-
-    def add_input(self, accumulator: tuple[set[str], set[str]], element: tuple[str, str]) -> tuple[set[str], set[str]]:
-        seen, decide = accumulator
-        side, article_id = element
-        if side == "old" or article_id in seen:
-            decide.add(article_id)
-        seen.add(article_id)
-        return accumulator
-
-    def merge_accumulators(self, accumulators: Iterable[tuple[set[str], set[str]]]) -> tuple[set[str], set[str]]:
-        seen: set[str] = set()
-        decide: set[str] = set()
-        for other_seen, other_decide in accumulators:
-            decide |= other_decide | (seen & other_seen)
-            seen |= other_seen
-        return seen, decide
-
-    def extract_output(self, accumulator: tuple[set[str], set[str]]) -> tuple[str, ...]:
-        return tuple(sorted(accumulator[1]))
-
-
-def _holds(sorted_ids: Sequence[str], article_id: str) -> bool:
-    at = bisect_left(sorted_ids, article_id)
-    return at < len(sorted_ids) and sorted_ids[at] == article_id
-
-
 TO_DECIDE = "to_decide"
 
 
@@ -175,8 +151,8 @@ class RouteByIdFn(beam.DoFn):
     """Article → itself (main) when nothing is to be decided about its id, else ``(article_id, bytes)``
     (TO_DECIDE) for the join with its copies and the dataset's versions."""
 
-    def process(self, article: Article, to_decide: Sequence[str]) -> Iterator[Any]:
-        if _holds(to_decide, article.article_id):
+    def process(self, article: Article, to_decide: Container[str]) -> Iterator[Any]:
+        if article.article_id in to_decide:
             yield pvalue.TaggedOutput(TO_DECIDE, (article.article_id, to_blob(article)))
         else:
             yield article
@@ -219,7 +195,7 @@ class DropSeenArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]]
                     known | "TagOldIds" >> beam.Map(lambda k: ("old", k.article_id)),
                 )
                 | "AllIds" >> beam.Flatten()
-                | "IdsToDecide" >> beam.CombineGlobally(IdsToDecideFn()).as_singleton_view()
+                | "IdsToDecide" >> beam.CombineGlobally(AccumulateFn(IdsToDecide)).as_singleton_view()
             )
             routed = articles | "RouteById" >> beam.ParDo(RouteByIdFn(), to_decide).with_outputs(TO_DECIDE, main="main")
             passed, new = routed["main"], routed[TO_DECIDE]
