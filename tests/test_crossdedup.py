@@ -204,6 +204,18 @@ def test_two_workers_and_shuffled_input_decide_the_same(run_dir: Path, tmp_path:
         assert rows(out, sql) == rows(run_dir, sql), table
 
 
+def test_a_run_hands_articles_on_through_spill_files_and_leaves_none(run_dir: Path) -> None:
+    """The batch job spills its articles where they wait for a lookup (ids, boilerplate, assignments)
+    and reads every one back (the run committed, so its accounting held); the files go with the
+    staging folder at commit."""
+    (manifest,) = [json.loads(p.read_text("utf-8")) for p in (run_dir / "_runs").glob("*.json")]
+    metrics = manifest["metrics"]
+    assert metrics["Spill.files"] >= 3 and metrics["Spill.bytes"] > 0
+    assert manifest["counts"]["articles"] == len(corpus())
+    assert not list(run_dir.rglob("*.spill"))
+    assert not list((run_dir / "_staging").iterdir())
+
+
 # ------------------------------------------------------------------------------------ across runs
 
 
@@ -328,7 +340,14 @@ def test_history_read_for_a_run_is_exactly_the_part_that_can_matter(run_dir: Pat
 
 
 def _process(
-    inputs: list[Path], existing: list[str], out: Path, *, narrow: bool, lookup: bool, config: BoilerplateConfig
+    inputs: list[Path],
+    existing: list[str],
+    out: Path,
+    *,
+    narrow: bool,
+    lookup: bool,
+    config: BoilerplateConfig,
+    spill_dir: str | None = None,
 ) -> dict[str, list[Any]]:
     """ProcessArticles over ``inputs`` against ``existing`` (committed articles files) in one in-process
     pipeline; what comes out, summarised as sorted JSON-able rows."""
@@ -357,6 +376,7 @@ def _process(
             boilerplate=config,
             narrow_history=narrow,
             lookup=lookup,
+            spill_dir=spill_dir,
         )
         _ = articles | "A" >> beam.Map(article) | "AL" >> beam.combiners.ToList() | "AW" >> beam.Map(dump("articles"))
         _ = (
@@ -371,7 +391,8 @@ def _process(
 
 def test_side_input_lookups_decide_exactly_as_the_joins(tmp_path: Path) -> None:
     """Batch runs look decisions up in side inputs (ids to decide, boilerplate hits, near-duplicate
-    assignments) instead of joining every article; streaming joins. Both must give the same articles,
+    assignments, signatures of candidate pairs) instead of joining every article, with the articles
+    waiting in spill files or not; streaming joins. All must give the same articles,
     rejects and skipped ids — with copies of one id in the run, ids already committed (same and changed
     content), boilerplate that only counts with the history, and near-duplicates old and new."""
     config = BoilerplateConfig(min_articles=3)
@@ -397,14 +418,25 @@ def test_side_input_lookups_decide_exactly_as_the_joins(tmp_path: Path) -> None:
         write_jsonl(tmp_path / "second" / "b.jsonl", again[:6]),
         write_jsonl(tmp_path / "second" / "c.jsonl", again[6:]),
     ]
+    spill = tmp_path / "spill"
     results = {
-        (narrow, lookup): _process(
-            second, existing, tmp_path / f"out-{narrow}-{lookup}", narrow=narrow, lookup=lookup, config=config
+        (narrow, lookup, spilled): _process(
+            second,
+            existing,
+            tmp_path / f"out-{narrow}-{lookup}-{spilled}",
+            narrow=narrow,
+            lookup=lookup,
+            config=config,
+            spill_dir=str(spill / f"{narrow}") if spilled else None,
         )
         for narrow in (True, False)
         for lookup in (True, False)
+        for spilled in ((False, True) if lookup else (False,))
     }
-    joined = results[(False, False)]
+    # With a spill folder the articles waited for each lookup in files there (RouteById, MarkBoilerplate,
+    # ApplyAssignments: at least one file each), and came back to the same decisions.
+    assert len(list((spill / "True").glob("*.spill"))) >= 3
+    joined = results[(False, False, False)]
     assert len(joined["rejects"]) == 2 and {r[2] for r in joined["rejects"]} == {"duplicate_article"}
     assert len(joined["skipped"]) == 1
     assert any(a[1] == 2 for a in joined["articles"])  # the changed article's second version

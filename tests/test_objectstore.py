@@ -194,6 +194,10 @@ def test_a_run_on_s3_writes_the_rows_of_a_local_run(bucket: str, local: Path, ca
         expected = run_query(str(local), sql)[1]
         assert expected and run_query(bucket, sql)[1] == expected, sql
     assert committed_dataset(bucket, "articles").count_rows() == _count(str(local), "articles")
+    # The articles waited for their lookups in spill files on S3; the commit took those away.
+    (first,) = Dataset(bucket).manifests()
+    assert first["metrics"]["Spill.files"] >= 1
+    assert _objects(bucket) and not [key for key in _objects(bucket) if key.endswith(".spill")]
     # A second run into the bucket reads the committed history back from S3: nothing is new.
     assert main(["run", *SEEDS, "--output", bucket, *FAST]) == 0
     assert run_query(bucket, ARTICLE_SQL)[1] == run_query(str(local), ARTICLE_SQL)[1]

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import apache_beam as beam
 import numpy as np
@@ -22,9 +22,14 @@ import numpy.typing as npt
 from apache_beam import pvalue
 from apache_beam.metrics.metric import Metrics
 from apache_beam.pvalue import PCollection
+from apache_beam.transforms import window
+from apache_beam.typehints.decorators import no_annotations
+from apache_beam.utils.windowed_value import WindowedValue
 
+from feedflow.core.spill import SpillFile, SpillWriter, read_spill
 from feedflow.model import Rejection
 from feedflow.transforms import pickling
+from feedflow.transforms.pickling import from_blob, to_blob
 
 pickling.register()
 
@@ -36,6 +41,10 @@ _LOG = logging.getLogger("feedflow")
 
 
 _END = object()
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+#: Beam's ``no_annotations`` (untyped upstream): Beam takes no type hints from the function's annotations.
+_no_beam_hints = cast(Callable[[_F], _F], no_annotations)
 
 #: The cyclic garbage collector's first threshold in processes that run feedflow steps (CPython: 700).
 GC_THRESHOLD = 50_000
@@ -231,6 +240,92 @@ class AccumulateFn(beam.CombineFn):
 
     def extract_output(self, accumulator: Accumulator) -> Any:
         return accumulator.result()
+
+
+class SpillFn(beam.DoFn):
+    """Records → one spill file per bundle under ``directory``, emitted as a :class:`SpillFile` when
+    the bundle ends (a failed bundle's file is never emitted, so never read). Put it right before a
+    step that waits on a side input, as :func:`through_spill` does: the runner then carries the
+    file's name, not the records (see :mod:`feedflow.core.spill`). Global window only (batch)."""
+
+    def __init__(self, directory: str) -> None:
+        self._directory = directory
+        self._writer: SpillWriter | None = None
+        self._files = Metrics.counter(NAMESPACE, "Spill.files")
+        self._bytes = Metrics.counter(NAMESPACE, "Spill.bytes")
+        self._watch = Stopwatch("Spill")
+
+    def start_bundle(self) -> None:
+        self._writer = SpillWriter(self._directory)
+
+    def process(self, record: Any) -> Iterator[Any]:
+        assert self._writer is not None
+        with self._watch:
+            self._writer.add(to_blob(record))
+        yield from ()
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        assert self._writer is not None
+        with self._watch:
+            spilled = self._writer.close()
+        if spilled is not None:
+            self._files.inc()
+            self._bytes.inc(self._writer.bytes)
+            yield WindowedValue(spilled, window.GlobalWindow().max_timestamp(), (window.GlobalWindow(),))
+
+
+class FromSpillFn(beam.DoFn):
+    """Runs the DoFn ``inner`` over every record of each :class:`SpillFile` it is given, with the side
+    inputs the ParDo passes (positional or by name), and yields what ``inner`` yields (tagged outputs
+    too). ``inner``'s setup, bundle and teardown methods run as they would on their own."""
+
+    def __init__(self, inner: beam.DoFn) -> None:
+        self._inner = inner
+        self._watch = Stopwatch("Unspill")
+
+    def setup(self) -> None:
+        self._inner.setup()
+
+    def start_bundle(self) -> None:
+        self._inner.start_bundle()
+
+    @_no_beam_hints  # Beam would read **kwargs' hint as Dict[str, Any] and refuse the side inputs' types
+    def process(self, element: SpillFile, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        process = self._inner.process
+        for record in self._watch.each(map(from_blob, read_spill(element))):
+            outputs = process(record, *args, **kwargs)
+            if outputs is not None:
+                yield from outputs
+
+    def finish_bundle(self) -> Any:
+        return self._inner.finish_bundle()
+
+    def teardown(self) -> None:
+        self._inner.teardown()
+
+
+def spill_before(
+    pcolls: Iterable[PCollection[Any]], label: str, directory: str | None, fn: beam.DoFn
+) -> tuple[PCollection[Any], beam.DoFn]:
+    """What to ParDo, and with which DoFn, to run ``fn`` over the records of ``pcolls`` — usually a
+    step that waits on a side input:
+    ``source, fn = spill_before(parts, "Mark", spill_dir, MarkFn()); source | "Mark" >> beam.ParDo(fn, side)``.
+
+    With a ``directory`` each input is spilled where it is made (a SpillFn fused with its producer, one
+    per input: a Flatten before it would be materialised by the runner first); the source is then the
+    spill files and the DoFn :class:`FromSpillFn` around ``fn``. Without one, the flattened inputs and
+    ``fn`` itself."""
+    pcolls = list(pcolls)
+    if directory is None:
+        if len(pcolls) == 1:
+            return pcolls[0], fn
+        return tuple(pcolls) | f"{label}Inputs" >> beam.Flatten(), fn
+    files = [
+        pcoll | (f"{label}Spill" if n == 0 else f"{label}Spill-{n + 1}") >> beam.ParDo(SpillFn(directory))
+        for n, pcoll in enumerate(pcolls)
+    ]
+    source = files[0] if len(files) == 1 else tuple(files) | f"{label}SpillFiles" >> beam.Flatten()
+    return source, FromSpillFn(fn)
 
 
 def bind(function: Callable[..., Any], *args: Any) -> Callable[[Any], Any]:

@@ -61,11 +61,14 @@ from feedflow.transforms.base import (
     Stopwatch,
     UnionFn,
     bind,
+    spill_before,
 )
 from feedflow.transforms.dedup import CrossArticleDedup
 from feedflow.transforms.pickling import from_blob, to_blob
 
 SKIPPED = "skipped"
+#: Under a run's staging folder: the spill files (removed with the folder at commit or rollback).
+SPILL_FOLDER = "_spill"
 
 _LOG = logging.getLogger("feedflow")
 
@@ -171,12 +174,15 @@ class DropSeenArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]]
     or a version in the dataset — go through the join; the ids are found first from the ids alone (a
     side input), and every other article passes straight on. Without it (streaming, where the
     in-process runner does not run consumers of windowed side inputs) every article is joined.
+    ``spill_dir`` (with ``lookup``): the articles wait for the ids in spill files there, not in the
+    runner (see :func:`feedflow.transforms.base.spill_before`).
     """
 
-    def __init__(self, narrow_history: bool = True, lookup: bool = True) -> None:
+    def __init__(self, narrow_history: bool = True, lookup: bool = True, spill_dir: str | None = None) -> None:
         super().__init__()
         self._narrow = narrow_history
         self._lookup = lookup
+        self._spill_dir = spill_dir
 
     def expand(
         self, inputs: tuple[PCollection[Any], PCollection[Any]]
@@ -197,7 +203,8 @@ class DropSeenArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]]
                 | "AllIds" >> beam.Flatten()
                 | "IdsToDecide" >> beam.CombineGlobally(AccumulateFn(IdsToDecide)).as_singleton_view()
             )
-            routed = articles | "RouteById" >> beam.ParDo(RouteByIdFn(), to_decide).with_outputs(TO_DECIDE, main="main")
+            source, route = spill_before([articles], "RouteById", self._spill_dir, RouteByIdFn())
+            routed = source | "RouteById" >> beam.ParDo(route, to_decide).with_outputs(TO_DECIDE, main="main")
             passed, new = routed["main"], routed[TO_DECIDE]
         else:
             passed, new = None, articles | "KeyById" >> beam.Map(lambda a: (a.article_id, to_blob(a)))
@@ -357,7 +364,10 @@ class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
     a watermark that never comes), and reads the whole history each window as before.
     ``lookup`` (default): decisions that concern few articles (ids to choose among, boilerplate keys,
     near-duplicate assignments) reach the articles as side inputs, so the articles themselves never go
-    through a GroupByKey; the streaming pipeline turns it off for the same reason and joins."""
+    through a GroupByKey; the streaming pipeline turns it off for the same reason and joins.
+    ``spill_dir`` (with ``lookup``): where the articles wait for those side inputs — files written by the
+    step before, read back by the step after — instead of in the runner's memory (which keeps such a
+    collection whole: the corpus, twice, at each wait). The batch jobs spill under their staging folder."""
 
     def __init__(
         self,
@@ -369,10 +379,12 @@ class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
         enrich: beam.PTransform[PCollection[Any], Any] | None = None,
         narrow_history: bool = True,
         lookup: bool = True,
+        spill_dir: str | None = None,
     ) -> None:
         super().__init__()
         self._narrow = narrow_history
         self._lookup = lookup
+        self._spill_dir = spill_dir if lookup else None
         self._build = build
         self._topics = topics
         self._entities = entities
@@ -386,12 +398,12 @@ class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
         raws, existing_files = inputs
         articles, build_rejects = raws | "Build" >> BuildArticles(self._build)
         fresh, dup_rejects, skipped = (articles, existing_files) | "DropSeen" >> DropSeenArticles(
-            self._narrow, self._lookup
+            self._narrow, self._lookup, self._spill_dir
         )
         if self._enrich is not None:  # e.g. ingest --fetch-articles: only articles new to the dataset
             fresh = (fresh | "Fresh" >> beam.Flatten() | "Enrich" >> self._enrich,)
         deduped = (fresh, existing_files) | "CrossDedup" >> CrossArticleDedup(
-            self._boilerplate, self._near_dup, self._narrow, self._lookup
+            self._boilerplate, self._near_dup, self._narrow, self._lookup, self._spill_dir
         )
         tagged = deduped | "Tag" >> TagArticles(self._topics, self._entities)
         rejects = (build_rejects, dup_rejects) | "ProcessRejects" >> beam.Flatten()
@@ -463,6 +475,7 @@ def _finalize(_: Any, staging_dir: str, files: list[WrittenFile], counts: list[t
 
 class WriteDataset(beam.PTransform[tuple[PCollection[Any], ...], Any]):
     """``(articles, rejects, skipped, records_in)`` → staged part files + ``_files.json`` listing.
+    ``records_in`` is a PCollection or a tuple of them (each counted where it is made).
 
     The listing holds the files of successful bundles and the run's counters (records in, rows per
     table, rejects per reason, skipped ids), all computed from the data itself: the row counters
@@ -496,7 +509,10 @@ class WriteDataset(beam.PTransform[tuple[PCollection[Any], ...], Any]):
             _counted(reject_rows, "RejectRows", _stat_keys_of_row),
             _counted(rejects, "Rejects", lambda r: f"rejected.{r.reason}"),
             _counted(skipped, "Skipped", lambda _: "skipped_existing"),
-            _counted(records_in, "Inputs", lambda _: "records_in"),
+            *(
+                _counted(part, "Inputs" if n == 0 else f"Inputs{n + 1}", lambda _: "records_in")
+                for n, part in enumerate(records_in if isinstance(records_in, tuple) else (records_in,))
+            ),
         ) | "AllCounts" >> beam.Flatten()
         listing: PCollection[Any] = (
             articles.pipeline
@@ -546,9 +562,10 @@ class ArticlesToDataset(beam.PTransform[tuple[PCollection[Any], PCollection[Any]
             near_dup=o.near_dup,
             enrich=self._enrich,
             narrow_history=bool(self._existing),  # nothing committed yet: no history to narrow
+            spill_dir=f"{self._staging_dir}/{SPILL_FOLDER}",
         )
         rejects = (input_rejects, process_rejects) | "AllRejects" >> beam.Flatten()
-        records_in = (raws, input_rejects) | "RecordsIn" >> beam.Flatten()
+        records_in = (raws, input_rejects)  # counted apart: a Flatten would keep every raw record in the runner
         listing: PCollection[Any] = (articles, rejects, skipped, records_in) | "Write" >> WriteDataset(
             self._staging_dir, self._run_id, self._started.date(), o.partition_by
         )

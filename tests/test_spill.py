@@ -1,0 +1,130 @@
+"""Spill files (feedflow.core.spill) and the Beam steps that hand records through them
+(feedflow.transforms.base: SpillFn, FromSpillFn, spill_before)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feedflow.core.spill import SpillError, SpillFile, SpillWriter, read_spill
+
+
+def _spill(directory: Path, frames: list[bytes]) -> SpillFile | None:
+    writer = SpillWriter(str(directory))
+    for frame in frames:
+        writer.add(frame)
+    return writer.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(frames=st.lists(st.binary(max_size=300), min_size=1, max_size=40))
+def test_frames_come_back_as_written_in_order(tmp_path_factory: pytest.TempPathFactory, frames: list[bytes]) -> None:
+    directory = tmp_path_factory.mktemp("spill")
+    spilled = _spill(directory, frames)
+    assert spilled is not None and spilled.frames == len(frames)
+    assert Path(spilled.path).parent == directory
+    assert list(read_spill(spilled)) == frames
+
+
+def test_a_writer_given_nothing_makes_no_file(tmp_path: Path) -> None:
+    assert _spill(tmp_path / "spill", []) is None
+    assert not (tmp_path / "spill").exists()
+
+
+def test_each_writer_writes_its_own_file(tmp_path: Path) -> None:
+    a, b = _spill(tmp_path, [b"a"]), _spill(tmp_path, [b"b"])
+    assert a is not None and b is not None and a.path != b.path
+    assert list(read_spill(a)) == [b"a"] and list(read_spill(b)) == [b"b"]
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda data: data[:-3], "cut short"),  # the last frame loses its end
+        (lambda data: data[: len(data) // 2 - 1], "ends after|cut short"),  # whole frames lost
+        (lambda data: data + b"\x00", "more than"),  # something appended
+    ],
+)
+def test_a_damaged_file_is_an_error_never_fewer_records(tmp_path: Path, damage: Any, message: str) -> None:
+    spilled = _spill(tmp_path, [b"first frame", b"second frame"])
+    assert spilled is not None
+    path = Path(spilled.path)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(SpillError, match=message):
+        list(read_spill(spilled))
+
+
+def test_a_missing_file_or_a_wrong_count_is_an_error(tmp_path: Path) -> None:
+    spilled = _spill(tmp_path, [b"x", b"y"])
+    assert spilled is not None
+    with pytest.raises(SpillError, match="more than its 1 frames"):
+        list(read_spill(SpillFile(spilled.path, 1)))
+    with pytest.raises(SpillError, match="ends after 2 of 3"):
+        list(read_spill(SpillFile(spilled.path, 3)))
+    Path(spilled.path).unlink()
+    with pytest.raises(SpillError, match="cannot be read"):
+        list(read_spill(spilled))
+
+
+# ---------------------------------------------------------------------------------- Beam steps
+
+
+def _run(parts: list[list[int]], spill_dir: Path | None, out: Path) -> dict[str, Any]:
+    """Numbers of ``parts`` (one PCollection each) through a DoFn with a side input and a tagged output,
+    via spill_before; what comes out, and the run's Spill counters."""
+    import apache_beam as beam
+    from apache_beam import pvalue
+    from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
+
+    from feedflow.transforms.base import feedflow_counters, spill_before
+
+    class LabelFn(beam.DoFn):
+        """n → (n, label) with the labels as a side input; n divisible by 3 → the tagged output."""
+
+        def __init__(self) -> None:
+            self.started = 0
+
+        def start_bundle(self) -> None:
+            self.started += 1
+
+        def process(self, n: int, labels: dict[int, str]) -> Any:
+            assert self.started, "start_bundle was not passed on"
+            if n % 3 == 0:
+                yield pvalue.TaggedOutput("threes", n)
+            else:
+                yield n, labels.get(n, "-")
+
+    def dump(name: str) -> Any:
+        return lambda items: (out / f"{name}.json").write_text(json.dumps(sorted(items)), encoding="utf-8")
+
+    out.mkdir(parents=True)
+    pipeline = beam.Pipeline(runner=FnApiRunner())
+    pcolls = [pipeline | f"Part{n}" >> beam.Create(part) for n, part in enumerate(parts)]
+    labels = pipeline | "Labels" >> beam.Create([(1, "one"), (2, "two")])
+    source, fn = spill_before(pcolls, "Label", str(spill_dir) if spill_dir else None, LabelFn())
+    result = source | "Label" >> beam.ParDo(fn, pvalue.AsDict(labels)).with_outputs("threes", main="main")
+    _ = result["main"] | "MainList" >> beam.combiners.ToList() | "MainOut" >> beam.Map(dump("main"))
+    _ = result["threes"] | "ThreesList" >> beam.combiners.ToList() | "ThreesOut" >> beam.Map(dump("threes"))
+    run = pipeline.run()
+    run.wait_until_finish()
+    found = {name: json.loads((out / f"{name}.json").read_text("utf-8")) for name in ("main", "threes")}
+    found["counters"] = feedflow_counters(run)
+    return found
+
+
+def test_records_handed_through_spill_files_meet_the_step_as_without_them(tmp_path: Path) -> None:
+    parts = [list(range(0, 50)), list(range(50, 80))]
+    direct = _run(parts, None, tmp_path / "direct")
+    spilled = _run(parts, tmp_path / "spill", tmp_path / "spilled")
+    assert direct["main"] == [[n, {1: "one", 2: "two"}.get(n, "-")] for n in range(80) if n % 3]
+    assert direct["threes"] == list(range(0, 80, 3))
+    assert spilled["main"] == direct["main"] and spilled["threes"] == direct["threes"]
+    # Each part was spilled where it was made: one file per part (one bundle each here), none without.
+    files = sorted(tmp_path.joinpath("spill").glob("*.spill"))
+    assert len(files) == 2 and spilled["counters"]["Spill.files"] == 2
+    assert "Spill.files" not in direct["counters"]
