@@ -328,6 +328,24 @@ def spill_before(
     return source, FromSpillFn(fn)
 
 
+class SideIndex:
+    """A side input of ``(key, value)`` pairs as a dict of key → values, built once and rebuilt only
+    when the DoFn is handed another side-input object (a new bundle or window), not per element.
+    Make a fresh one in ``start_bundle``."""
+
+    def __init__(self) -> None:
+        self._source: object = None
+        self._index: dict[Any, list[Any]] = {}
+
+    def of(self, pairs: Iterable[tuple[Any, Any]]) -> dict[Any, list[Any]]:
+        if pairs is not self._source:
+            index: dict[Any, list[Any]] = {}
+            for key, value in pairs:
+                index.setdefault(key, []).append(value)
+            self._source, self._index = pairs, index
+        return self._index
+
+
 def bind(function: Callable[..., Any], *args: Any) -> Callable[[Any], Any]:
     """Factory for plain core functions: ``ApplyCore("Read", bind, read_input, config)`` calls
     ``read_input(element, config)``. Runs on the worker, so the closure is never pickled."""

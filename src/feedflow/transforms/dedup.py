@@ -72,7 +72,7 @@ from feedflow.core.neardup import (
     verify,
 )
 from feedflow.model import Article
-from feedflow.transforms.base import NAMESPACE, AccumulateFn, Stopwatch, UnionFn, spill_before
+from feedflow.transforms.base import NAMESPACE, AccumulateFn, SideIndex, Stopwatch, UnionFn, spill_before
 from feedflow.transforms.pickling import from_blob, to_blob
 
 # ------------------------------------------------------------------------------------ boilerplate
@@ -356,22 +356,14 @@ class VerifyPairFn(beam.DoFn):
         self._candidates = Metrics.counter(NAMESPACE, "NearDup.candidate_pairs")
         self._verified = Metrics.counter(NAMESPACE, "NearDup.verified_pairs")
         self._watch = Stopwatch("Verify")
-        self._indexed: tuple[Any, dict[Node, list[bytes]]] | None = None
+        self._index = SideIndex()
 
     def start_bundle(self) -> None:
-        self._indexed = None
-
-    def _index(self, signatures: Iterable[tuple[Node, bytes]]) -> dict[Node, list[bytes]]:
-        if self._indexed is None or self._indexed[0] is not signatures:
-            by_node: dict[Node, list[bytes]] = {}
-            for node, blob in signatures:
-                by_node.setdefault(node, []).append(blob)
-            self._indexed = (signatures, by_node)
-        return self._indexed[1]
+        self._index = SideIndex()
 
     def process(self, pair: tuple[Node, Node], signatures: Iterable[tuple[Node, bytes]]) -> Iterator[Edge]:
         with self._watch:
-            by_node = self._index(signatures)
+            by_node = self._index.of(signatures)
             later, earlier = pair
             self._candidates.inc()
             edge = verify(

@@ -58,6 +58,7 @@ from feedflow.transforms.base import (
     AccumulateFn,
     ApplyCore,
     LogProgressFn,
+    SideIndex,
     Stopwatch,
     UnionFn,
     bind,
@@ -224,10 +225,12 @@ KEYED = "keyed"
 
 class PiecesForNerFn(beam.DoFn):
     """Article in the model's language → ``(piece, (article_id, offset))`` per piece of its body (main)
-    and ``(article_id, article bytes)`` (KEYED, for the join); any other article → OTHER_LANGUAGE."""
+    and ``(article_id, article bytes)`` (KEYED, for the join) or, with ``keyed`` False, the article
+    itself (KEYED, to wait for its mentions); any other article → OTHER_LANGUAGE."""
 
-    def __init__(self, config: NerConfig) -> None:
+    def __init__(self, config: NerConfig, keyed: bool = True) -> None:
         self._config = config
+        self._keyed = keyed
         self._other_language = Metrics.counter(NAMESPACE, "TagEntities.skipped_language")
         self._pieces = Metrics.counter(NAMESPACE, "TagEntities.paragraphs_paragraphs")
 
@@ -239,7 +242,7 @@ class PiecesForNerFn(beam.DoFn):
         article_id = article.article_id
         pieces = entity_pieces(article)
         self._pieces.inc(len(pieces))
-        yield pvalue.TaggedOutput(KEYED, (article_id, to_blob(article)))
+        yield pvalue.TaggedOutput(KEYED, (article_id, to_blob(article)) if self._keyed else article)
         for offset, piece in pieces:
             yield piece, (article_id, offset)
 
@@ -305,19 +308,43 @@ class AttachEntitiesFn(beam.DoFn):
             yield article
 
 
+class MentionsFromSideInputFn(beam.DoFn):
+    """Article → the article with its entities, its pieces' mentions looked up in a side input of
+    ``(article_id, mentions)`` (indexed once per bundle)."""
+
+    def __init__(self) -> None:
+        self._tagged = Metrics.counter(NAMESPACE, "TagEntities.tagged")
+        self._watch = Stopwatch("TagEntities")
+        self._index = SideIndex()
+
+    def start_bundle(self) -> None:
+        self._index = SideIndex()
+
+    def process(self, article: Article, mentions: Iterable[tuple[str, Any]]) -> Iterator[Article]:
+        with self._watch:
+            found = self._index.of(mentions).get(article.article_id, ())
+            tagged = with_mentions(article, (m for ms in found for m in ms))
+        self._tagged.inc()
+        yield tagged
+
+
 class TagEntities(beam.PTransform[PCollection[Any], Any]):
     """Articles → the same articles with entities, the model run once per distinct piece of text.
 
     The pieces of all articles are grouped by their text, so each distinct piece goes to one worker
     once (a per-worker cache cannot do that across workers), and the mentions are joined back to their
-    articles by id. Articles in another language than the model's pass with ``entities_tagged`` false."""
+    articles by id — or, with ``spill_dir``, reach the articles as a side input while the articles
+    wait in spill files there (no article through a shuffle). Articles in another language than the
+    model's pass with ``entities_tagged`` false."""
 
-    def __init__(self, config: NerConfig) -> None:
+    def __init__(self, config: NerConfig, spill_dir: str | None = None) -> None:
         super().__init__()
         self._config = config
+        self._spill_dir = spill_dir
 
     def expand(self, articles: PCollection[Any]) -> PCollection[Any]:
-        split = articles | "Pieces" >> beam.ParDo(PiecesForNerFn(self._config)).with_outputs(
+        keyed = self._spill_dir is None
+        split = articles | "Pieces" >> beam.ParDo(PiecesForNerFn(self._config, keyed)).with_outputs(
             OTHER_LANGUAGE, KEYED, main="pieces"
         )
         mentions = (
@@ -326,28 +353,35 @@ class TagEntities(beam.PTransform[PCollection[Any], Any]):
             | "BatchPieces" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
             | "TagPieces" >> beam.ParDo(TagPiecesFn(self._config))
         )
-        tagged = (
-            {"article": split[KEYED], "mentions": mentions}
-            | "JoinMentions" >> beam.CoGroupByKey()
-            | "Attach" >> beam.ParDo(AttachEntitiesFn())
-        )
+        tagged: PCollection[Any]
+        if keyed:
+            tagged = (
+                {"article": split[KEYED], "mentions": mentions}
+                | "JoinMentions" >> beam.CoGroupByKey()
+                | "Attach" >> beam.ParDo(AttachEntitiesFn())
+            )
+        else:
+            source, attach = spill_before([split[KEYED]], "Attach", self._spill_dir, MentionsFromSideInputFn())
+            tagged = source | "Attach" >> beam.ParDo(attach, pvalue.AsIter(mentions))
         result: PCollection[Any] = (tagged, split[OTHER_LANGUAGE]) | "AllTagged" >> beam.Flatten()
         return result
 
 
 class TagArticles(beam.PTransform[PCollection[Any], Any]):
-    """Topics then entities; either can be skipped (rows then have empty tags)."""
+    """Topics then entities; either can be skipped (rows then have empty tags). ``spill_dir``: see
+    TagEntities."""
 
-    def __init__(self, topics: TopicConfig | None, entities: NerConfig | None) -> None:
+    def __init__(self, topics: TopicConfig | None, entities: NerConfig | None, spill_dir: str | None = None) -> None:
         super().__init__()
         self._topics = topics
         self._entities = entities
+        self._spill_dir = spill_dir
 
     def expand(self, articles: PCollection[Any]) -> PCollection[Any]:
         if self._topics is not None:
             articles, _ = articles | ApplyCore("TagTopics", TopicStep, self._topics)
         if self._entities is not None:
-            articles = articles | "TagEntities" >> TagEntities(self._entities)
+            articles = articles | "TagEntities" >> TagEntities(self._entities, self._spill_dir)
         return articles
 
 
@@ -405,7 +439,7 @@ class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
         deduped = (fresh, existing_files) | "CrossDedup" >> CrossArticleDedup(
             self._boilerplate, self._near_dup, self._narrow, self._lookup, self._spill_dir
         )
-        tagged = deduped | "Tag" >> TagArticles(self._topics, self._entities)
+        tagged = deduped | "Tag" >> TagArticles(self._topics, self._entities, self._spill_dir)
         rejects = (build_rejects, dup_rejects) | "ProcessRejects" >> beam.Flatten()
         return tagged, rejects, skipped
 
