@@ -58,7 +58,6 @@ STAGES: dict[str, tuple[str, ...]] = {
     "topics": ("TagTopics",),
     "NER": ("TagEntities",),
     "write": ("ArticleRows", "WriteParts"),
-    "spill": ("Spill", "Unspill"),  # articles handed between stages through files (core.spill)
 }
 
 _RUNNER = """
