@@ -21,6 +21,8 @@ Run it::
   ``version`` = previous + 1. Rejects are the run's own log and are written by every run.
 * A run killed mid-way leaves ``DIR/_staging/<run_id>``: the next run over DIR removes it, or finishes
   its commit if the commit had begun (see feedflow.core.dataset).
+* Disk: while it runs, a job keeps its articles in spill files under ``DIR/_staging/<run_id>/_spill``
+  (about 4× the size of JSON Lines input; ``Spill.bytes`` in the manifest), removed at commit.
 * Cross-article dedup compares the run with itself and with everything committed: boilerplate is
   ``paragraphs.boilerplate``, near-duplicates ``articles.duplicate_of``/``similarity``; the manifest's
   ``Boilerplate.*`` and ``NearDup.*`` metrics count them (README, "Deduplication").
