@@ -309,23 +309,38 @@ def _sig_record(article: Article) -> Iterator[SigRecord]:
 
 
 class SplitIdenticalFn(beam.DoFn):
-    """Articles with identical signatures: the earliest goes on to LSH (main output); the others are
-    tagged ``members`` as (head article_id, member article_id) and later follow the head's cluster."""
+    """Articles with identical signatures, as ``(SigRecord, band keys)`` bytes: the earliest goes on to
+    LSH (main output); the others are tagged ``members`` as (head article_id, member article_id) and
+    later follow the head's cluster."""
 
     def __init__(self) -> None:
         self._identical = Metrics.counter(NAMESPACE, "NearDup.identical")
 
     def process(self, element: tuple[str, Iterable[bytes]]) -> Iterator[Any]:
         _, blobs = element
-        head, *others = sorted(map(from_blob, blobs), key=lambda r: r.order)
+        head, *others = sorted(map(from_blob, blobs), key=lambda banded: banded[0].order)
         yield head
         for other in others:
             self._identical.inc()
-            yield pvalue.TaggedOutput(MEMBERS, (head.article_id, other.article_id))
+            yield pvalue.TaggedOutput(MEMBERS, (head[0].article_id, other[0].article_id))
 
 
 def _with_bands(record: SigRecord, bands: int, rows: int) -> tuple[SigRecord, list[int]]:
     return record, band_keys(record.minhash, bands, rows)
+
+
+def _by_digest(record: SigRecord, bands: int, rows: int, light: bool) -> tuple[str, bytes]:
+    """``(signature digest, (record, band keys) as bytes)``; ``light``: the record without its signature
+    (what grouping and the band tables need; the signature itself waits in a spill file)."""
+    kept = replace(record, minhash=()) if light else record
+    return signature_digest(record.minhash), to_blob((kept, band_keys(record.minhash, bands, rows)))
+
+
+class KeyIfPairedFn(beam.DoFn):
+    """SigRecord → ``(node, record bytes)`` when the node is in a candidate pair (side input ``paired``)."""
+
+    def process(self, record: SigRecord, paired: Mapping[Node, None]) -> Iterator[tuple[Node, bytes]]:
+        yield from _keyed_if_paired(record, paired)
 
 
 def _keyed_if_paired(record: SigRecord, paired: Mapping[Node, None]) -> Iterator[tuple[Node, bytes]]:
@@ -483,14 +498,16 @@ class MarkNearDuplicates(beam.PTransform[tuple[Articles, PCollection[Any]], Any]
         signed_parts = _each(parts, "Sign", lambda: beam.ParDo(SignArticlesFn()))
         # Records are taken of each part where it is made: the runner materialises a Flatten's input.
         records_parts = _each(tuple(signed_parts), "SigRecords", lambda: beam.FlatMap(_sig_record))
-        sig_records = _flatten(records_parts, "AllSigRecords")
+        # Batch with spill files: the signatures wait on disk for the candidate pairs, and only a light
+        # copy of each record (no signature: ~10% of its bytes) goes through grouping and band tables.
+        light = self._lookup and self._spill_dir is not None
+        keyed_parts = _each(tuple(records_parts), "KeyByDigest", lambda: beam.Map(_by_digest, bands, rows, light))
         split = (
-            sig_records
-            | "KeyByDigest" >> beam.Map(lambda r: (signature_digest(r.minhash), to_blob(r)))
+            _flatten(keyed_parts, "AllByDigest")
             | "GroupIdentical" >> beam.GroupByKey()
             | "SplitIdentical" >> beam.ParDo(SplitIdenticalFn()).with_outputs(MEMBERS, main="heads")
         )
-        new_banded = split["heads"] | "HeadBands" >> beam.Map(_with_bands, bands, rows)
+        new_banded = split["heads"]
         if self._narrow:  # only representatives sharing a band key with a new article can pair with one
             wanted = (
                 new_banded
@@ -504,7 +521,6 @@ class MarkNearDuplicates(beam.PTransform[tuple[Articles, PCollection[Any]], Any]
             signatures = existing_files | "ReadCommittedSignatures" >> beam.FlatMap(read_committed_signatures)
         committed = signatures | "CommittedBands" >> beam.Map(_with_bands, bands, rows)
         banded = (new_banded, committed) | "AllSignatures" >> beam.Flatten()
-        records = banded | "Records" >> beam.Map(lambda banded: banded[0])
         edges: PCollection[Any]
         if self._lookup:  # batch: all buckets from one sort of per-bundle tables (few elements)
             pairs = (
@@ -515,9 +531,24 @@ class MarkNearDuplicates(beam.PTransform[tuple[Articles, PCollection[Any]], Any]
             # The signatures of the paired nodes only, once each, as a side input (not every signature
             # of the run through two joins, and a copy of one per pair it is in).
             paired = pairs | "PairedNodes" >> beam.FlatMap(lambda pair: [(pair[0], None), (pair[1], None)])
-            candidates = records | "PairedSignatures" >> beam.FlatMap(_keyed_if_paired, paired=pvalue.AsDict(paired))
+            if light:  # new signatures from their spill files, committed ones from what was read
+                source, key_fn = spill_before(records_parts, "PairedSignatures", self._spill_dir, KeyIfPairedFn())
+                candidates = (
+                    source | "PairedSignatures" >> beam.ParDo(key_fn, paired=pvalue.AsDict(paired)),
+                    committed
+                    | "PairedCommitted"
+                    >> beam.FlatMap(
+                        lambda banded, paired: _keyed_if_paired(banded[0], paired), paired=pvalue.AsDict(paired)
+                    ),
+                ) | "AllPairedSignatures" >> beam.Flatten()
+            else:
+                records = banded | "Records" >> beam.Map(lambda banded: banded[0])
+                candidates = records | "PairedSignatures" >> beam.FlatMap(
+                    _keyed_if_paired, paired=pvalue.AsDict(paired)
+                )
             edges = pairs | "Verify" >> beam.ParDo(VerifyPairFn(config.threshold), pvalue.AsIter(candidates))
         else:  # streaming: per window, one element per band key (a global combine needs defaults per window)
+            records = banded | "Records" >> beam.Map(lambda banded: banded[0])
             by_node = records | "KeyByNode" >> beam.Map(lambda r: (r.node, to_blob(r)))
             pairs = (
                 banded
