@@ -162,3 +162,36 @@ def test_the_part_writer_bounds_memory_over_many_partitions_and_loses_no_row(tmp
     query = f"SELECT input, CAST(date AS VARCHAR) FROM read_parquet('{parts}', hive_partitioning=1)"
     rows = duckdb.sql(query).fetchall()
     assert sorted(rows) == sorted((f"in{i:02d}.txt", f"2024-01-0{1 + i % 7}") for i in range(50))
+
+
+def test_the_part_writer_bounds_buffered_bytes_so_long_rows_are_not_kept_to_the_end(tmp_path: Path) -> None:
+    # Many short rows in one partition, few long ones in another: counted in rows, the long rows are
+    # never the largest buffer and would wait for flush() (30 of them: 168 kB against a 44 kB budget);
+    # by size they are written out as soon as they are the largest.
+    staging = tmp_path / "_staging" / "r1"
+    budget = 40 * ds.ROW_OVERHEAD_BYTES + 20_000
+    writer = PartFileWriter(str(staging), load_schemas(), max_buffered_rows=1_000, max_buffered_bytes=budget)
+
+    def row(n: int, partition: str, text: str) -> ds.TableRow:
+        values = {"article_id": f"a{n}", "version": 1, "position": 0, "text": text, "key_hash": n,
+                  "duplicate_of": None, "boilerplate": None, "run_id": "r1"}  # fmt: skip
+        return ds.TableRow("paragraphs", partition, values)
+
+    files = []
+    for n in range(300):
+        long_row = n % 10 == 0
+        files += writer.add(
+            row(n, "date=2024-01-02" if long_row else "date=2024-01-01", "x" * 5_000 if long_row else "short")
+        )
+        assert writer.buffered_bytes <= budget and writer.buffered_rows <= 1_000
+    files += writer.flush()
+    assert writer.buffered_bytes == 0 and writer.buffered_rows == 0
+    assert sum(f.rows for f in files) == 300
+    texts = duckdb.sql(f"SELECT text FROM read_parquet('{staging}/paragraphs/**/*.parquet')").fetchall()
+    assert sorted(t for (t,) in texts) == sorted("x" * 5_000 if n % 10 == 0 else "short" for n in range(300))
+
+
+def test_a_rows_buffered_size_counts_its_text_and_signature() -> None:
+    assert ds.buffered_size({"text": "abc"}) == ds.ROW_OVERHEAD_BYTES + 3
+    assert ds.buffered_size({"text": None, "minhash": [1] * 128}) == ds.ROW_OVERHEAD_BYTES + 36 * 128
+    assert ds.buffered_size({"entity": "x" * 100}) == ds.ROW_OVERHEAD_BYTES

@@ -360,14 +360,30 @@ class _OpenPart:
             os.replace(self._tmp, self._final)
 
 
+#: What a buffered row is taken to cost besides its long values (the dict and its small values).
+ROW_OVERHEAD_BYTES = 600
+
+
+def buffered_size(row: Mapping[str, Any]) -> int:
+    """A buffered row's approximate memory in bytes: a fixed overhead plus its ``text`` and ``minhash``
+    (the values that make an article row ten times a paragraph row). Two lookups: cheap per row."""
+    text = row.get("text")
+    minhash = row.get("minhash")
+    return ROW_OVERHEAD_BYTES + (len(text) if text else 0) + (36 * len(minhash) if minhash else 0)
+
+
 class PartFileWriter:
     """Writes rows into Parquet part files, one file per (table, partition) at a time, with exact schemas.
 
     One writer per bundle: ``add`` returns the files it had to close, ``flush`` closes the rest. Rows
     are buffered per (table, partition) and written as a row group when that buffer reaches
-    ``row_group_rows``, or, for the largest buffers, when all buffers together hold more than
-    ``max_buffered_rows``: memory stays bounded however many rows and partitions a bundle has (the
-    in-process runner makes a whole stage one bundle). A file is closed at ``max_rows`` rows, when more
+    ``row_group_rows``, or, for the largest buffers (by :func:`buffered_size`), when all buffers
+    together hold more than ``max_buffered_rows`` rows or ``max_buffered_bytes``: memory stays bounded
+    however many rows and partitions a bundle has (the in-process runner makes a whole stage one
+    bundle). The byte bound matters: counted in rows only, the article rows (full text and signature)
+    were never the largest buffers and waited for ``flush`` (at 50k articles: one row group of ~830
+    article rows per partition, all held to the end).
+    A file is closed at ``max_rows`` rows, when more
     than ``max_open_files`` are open (the least recently written), or at ``flush``; only closed files
     are returned, so only complete files are ever listed. ``write_ns`` is the thread CPU time spent
     writing (building Arrow tables, encoding, I/O); appending a row is not timed, as a clock read would
@@ -382,17 +398,21 @@ class PartFileWriter:
         row_group_rows: int = 10_000,
         max_buffered_rows: int = 20_000,
         max_open_files: int = 64,
+        max_buffered_bytes: int = 32 << 20,
     ) -> None:
-        if min(max_rows, row_group_rows, max_buffered_rows, max_open_files) < 1:
+        if min(max_rows, row_group_rows, max_buffered_rows, max_open_files, max_buffered_bytes) < 1:
             raise ValueError("PartFileWriter limits must be at least 1")
         self._base, self._prefix = parts_location(staging_dir)
         self._schemas = schemas
         self._max_rows = max_rows
         self._row_group_rows = min(row_group_rows, max_rows)
         self._max_buffered = max_buffered_rows
+        self._max_bytes = max_buffered_bytes
         self._max_open = max_open_files
         self._buffers: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._sizes: dict[tuple[str, str], int] = {}  # buffered_size summed per buffer
         self._buffered = 0
+        self._buffered_bytes = 0
         self._open: dict[tuple[str, str], _OpenPart] = {}  # least recently written first
         self.write_ns = 0
 
@@ -400,12 +420,15 @@ class PartFileWriter:
         key = (row.table, row.partition)
         buffer = self._buffers.setdefault(key, [])
         buffer.append(row.row)
+        size = buffered_size(row.row)
+        self._sizes[key] = self._sizes.get(key, 0) + size
         self._buffered += 1
+        self._buffered_bytes += size
         closed: list[WrittenFile] = []
         if len(buffer) >= self._row_group_rows:
             closed += self._timed(self._write_group, key)
-        while self._buffered > self._max_buffered:
-            largest = max(self._buffers, key=lambda k: len(self._buffers[k]))
+        while self._buffered > self._max_buffered or self._buffered_bytes > self._max_bytes:
+            largest = max(self._sizes, key=self._sizes.__getitem__)
             closed += self._timed(self._write_group, largest)
         return closed
 
@@ -413,6 +436,11 @@ class PartFileWriter:
     def buffered_rows(self) -> int:
         """Rows held in memory, not yet in a file (at most ``max_buffered_rows`` after each ``add``)."""
         return self._buffered
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Their :func:`buffered_size` in all (at most ``max_buffered_bytes`` after each ``add``)."""
+        return self._buffered_bytes
 
     def flush(self) -> list[WrittenFile]:
         closed: list[WrittenFile] = []
@@ -433,6 +461,7 @@ class PartFileWriter:
         """Writes ``key``'s buffered rows as row groups of its open file(s), closing full files."""
         rows = self._buffers.pop(key, [])
         self._buffered -= len(rows)
+        self._buffered_bytes -= self._sizes.pop(key, 0)
         closed: list[WrittenFile] = []
         while rows:
             part = self._open.pop(key, None)
