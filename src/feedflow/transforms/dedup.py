@@ -16,7 +16,8 @@ per-bundle band tables merged in one combine (:class:`feedflow.core.neardup.Band
 band per article of the run, plus its sort order); the candidate pairs are verified against the
 signatures of the paired nodes only, once each, as a side input. Where the articles wait for a side
 input they wait in spill files (``spill_dir``, see :func:`feedflow.transforms.base.spill_before`), not
-in the runner's memory. Streaming runs join instead: the in-process runner does not run the consumers
+in the runner's memory; so do the signatures, while grouping and the band tables see each record
+without its signature. Streaming runs join instead: the in-process runner does not run the consumers
 of a windowed side input.
 
 Of the committed dataset only what this run's articles can meet is read ("narrow history"): the union of
