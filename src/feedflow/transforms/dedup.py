@@ -500,7 +500,7 @@ class MarkNearDuplicates(beam.PTransform[tuple[Articles, PCollection[Any]], Any]
         # Records are taken of each part where it is made: the runner materialises a Flatten's input.
         records_parts = _each(tuple(signed_parts), "SigRecords", lambda: beam.FlatMap(_sig_record))
         # Batch with spill files: the signatures wait on disk for the candidate pairs, and only a light
-        # copy of each record (no signature: ~10% of its bytes) goes through grouping and band tables.
+        # copy of each record (id, order, band keys: no signature) goes through grouping and band tables.
         light = self._lookup and self._spill_dir is not None
         keyed_parts = _each(tuple(records_parts), "KeyByDigest", lambda: beam.Map(_by_digest, bands, rows, light))
         split = (
