@@ -225,8 +225,8 @@ KEYED = "keyed"
 
 class PiecesForNerFn(beam.DoFn):
     """Article in the model's language → ``(piece, (article_id, offset))`` per piece of its body (main)
-    and ``(article_id, article bytes)`` (KEYED, for the join) or, with ``keyed`` False, the article
-    itself (KEYED, to wait for its mentions); any other article → OTHER_LANGUAGE."""
+    and ``(article_id, article bytes)`` (KEYED, for the join); any other article → OTHER_LANGUAGE.
+    With ``keyed`` False every article goes to KEYED as it is (to wait for its mentions, or to pass)."""
 
     def __init__(self, config: NerConfig, keyed: bool = True) -> None:
         self._config = config
@@ -237,7 +237,7 @@ class PiecesForNerFn(beam.DoFn):
     def process(self, article: Article) -> Iterator[Any]:
         if not wants_entities(article, self._config):
             self._other_language.inc()
-            yield pvalue.TaggedOutput(OTHER_LANGUAGE, article)
+            yield pvalue.TaggedOutput(OTHER_LANGUAGE if self._keyed else KEYED, article)
             return
         article_id = article.article_id
         pieces = entity_pieces(article)
@@ -310,9 +310,12 @@ class AttachEntitiesFn(beam.DoFn):
 
 class MentionsFromSideInputFn(beam.DoFn):
     """Article → the article with its entities, its pieces' mentions looked up in a side input of
-    ``(article_id, mentions)`` (indexed once per bundle)."""
+    ``(article_id, mentions)`` (indexed once per bundle); an article in another language than the
+    model's passes as it is (``entities_tagged`` false). One output for both, so no Flatten after it
+    (the in-process runner would hold every article there before writing)."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: NerConfig) -> None:
+        self._config = config
         self._tagged = Metrics.counter(NAMESPACE, "TagEntities.tagged")
         self._watch = Stopwatch("TagEntities")
         self._index = SideIndex()
@@ -321,6 +324,9 @@ class MentionsFromSideInputFn(beam.DoFn):
         self._index = SideIndex()
 
     def process(self, article: Article, mentions: Iterable[tuple[str, Any]]) -> Iterator[Article]:
+        if not wants_entities(article, self._config):
+            yield article
+            return
         with self._watch:
             found = self._index.of(mentions).get(article.article_id, ())
             tagged = with_mentions(article, (m for ms in found for m in ms))
@@ -353,16 +359,16 @@ class TagEntities(beam.PTransform[PCollection[Any], Any]):
             | "BatchPieces" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
             | "TagPieces" >> beam.ParDo(TagPiecesFn(self._config))
         )
-        tagged: PCollection[Any]
-        if keyed:
-            tagged = (
-                {"article": split[KEYED], "mentions": mentions}
-                | "JoinMentions" >> beam.CoGroupByKey()
-                | "Attach" >> beam.ParDo(AttachEntitiesFn())
-            )
-        else:
-            source, attach = spill_before([split[KEYED]], "Attach", self._spill_dir, MentionsFromSideInputFn())
-            tagged = source | "Attach" >> beam.ParDo(attach, pvalue.AsIter(mentions))
+        if not keyed:  # every article waits in the spill files; other languages pass through Attach
+            fn = MentionsFromSideInputFn(self._config)
+            source, attach = spill_before([split[KEYED]], "Attach", self._spill_dir, fn)
+            attached: PCollection[Any] = source | "Attach" >> beam.ParDo(attach, pvalue.AsIter(mentions))
+            return attached
+        tagged = (
+            {"article": split[KEYED], "mentions": mentions}
+            | "JoinMentions" >> beam.CoGroupByKey()
+            | "Attach" >> beam.ParDo(AttachEntitiesFn())
+        )
         result: PCollection[Any] = (tagged, split[OTHER_LANGUAGE]) | "AllTagged" >> beam.Flatten()
         return result
 
