@@ -88,7 +88,7 @@ def read_spill(spilled: SpillFile) -> Iterator[bytes]:
     missing, cut short, or holds more or fewer frames than ``spilled.frames``."""
     try:
         handle = _open_input(spilled.path)
-    except (FileNotFoundError, OSError) as error:
+    except OSError as error:
         raise SpillError(f"spill file {spilled.path} cannot be read: {error}") from error
     with handle:
         for n in range(spilled.frames):

@@ -242,10 +242,16 @@ class AccumulateFn(beam.CombineFn):
         return accumulator.result()
 
 
+def in_global_window(value: Any) -> WindowedValue:
+    """``value`` as an output of ``finish_bundle`` in a batch pipeline (which has no element, so no
+    window, to take it from): the global window, at its end."""
+    return WindowedValue(value, window.GlobalWindow().max_timestamp(), (window.GlobalWindow(),))
+
+
 class SpillFn(beam.DoFn):
     """Records → one spill file per bundle under ``directory``, emitted as a :class:`SpillFile` when
     the bundle ends (a failed bundle's file is never emitted, so never read). Put it right before a
-    step that waits on a side input, as :func:`through_spill` does: the runner then carries the
+    step that waits on a side input, as :func:`spill_before` does: the runner then carries the
     file's name, not the records (see :mod:`feedflow.core.spill`). Global window only (batch)."""
 
     def __init__(self, directory: str) -> None:
@@ -271,7 +277,7 @@ class SpillFn(beam.DoFn):
         if spilled is not None:
             self._files.inc()
             self._bytes.inc(self._writer.bytes)
-            yield WindowedValue(spilled, window.GlobalWindow().max_timestamp(), (window.GlobalWindow(),))
+            yield in_global_window(spilled)
 
 
 class FromSpillFn(beam.DoFn):
@@ -330,11 +336,14 @@ def spill_before(
 class SideIndex:
     """A side input of ``(key, value)`` pairs as a dict of key → values, built once and rebuilt only
     when the DoFn is handed another side-input object (a new bundle or window), not per element.
-    Make a fresh one in ``start_bundle``."""
+    ``clear`` it in ``finish_bundle``: the runner keeps a finished stage's DoFns (and so the index)."""
 
     def __init__(self) -> None:
         self._source: object = None
         self._index: dict[Any, list[Any]] = {}
+
+    def clear(self) -> None:
+        self._source, self._index = None, {}
 
     def of(self, pairs: Iterable[tuple[Any, Any]]) -> dict[Any, list[Any]]:
         if pairs is not self._source:

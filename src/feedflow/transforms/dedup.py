@@ -203,25 +203,28 @@ def _folder_of(path: str) -> tuple[str, str]:
     return str(Path(path).parent), path
 
 
-class DropBoilerplate(beam.PTransform[tuple[Articles, PCollection[Any]], Any]):
-    """``(articles, existing_files)`` → articles whose paragraphs carry ``boilerplate`` flags, with the
-    boilerplate removed from their body. Counting is a CombinePerKey over (source, key) of the evidence
-    of new articles and of the committed dataset (read per partition folder), then a CoGroupByKey; copies
-    of one story count once (see feedflow.core.boilerplate). With ``lookup`` the hits reach the articles
-    as a side input, the articles waiting in spill files under ``spill_dir`` when one is given."""
+class _CrossArticleStep(beam.PTransform[tuple[Articles, PCollection[Any]], Any]):
+    """What DropBoilerplate and MarkNearDuplicates are built with: the step's config, and how the run
+    meets history and waits (``narrow_history``, ``lookup``, ``spill_dir``: see ProcessArticles)."""
 
     def __init__(
-        self,
-        config: BoilerplateConfig,
-        narrow_history: bool = True,
-        lookup: bool = True,
-        spill_dir: str | None = None,
+        self, config: Any, narrow_history: bool = True, lookup: bool = True, spill_dir: str | None = None
     ) -> None:
         super().__init__()
         self._config = config
         self._narrow = narrow_history
         self._lookup = lookup
         self._spill_dir = spill_dir
+
+
+class DropBoilerplate(_CrossArticleStep):
+    """``(articles, existing_files)`` → articles whose paragraphs carry ``boilerplate`` flags, with the
+    boilerplate removed from their body. Counting is a CombinePerKey over (source, key) of the evidence
+    of new articles and of the committed dataset (read per partition folder), then a CoGroupByKey; copies
+    of one story count once (see feedflow.core.boilerplate). With ``lookup`` the hits reach the articles
+    as a side input, the articles waiting in spill files under ``spill_dir`` when one is given."""
+
+    _config: BoilerplateConfig
 
     def expand(self, inputs: tuple[Articles, PCollection[Any]]) -> PCollection[Any]:
         parts, existing_files = inputs
@@ -374,8 +377,8 @@ class VerifyPairFn(beam.DoFn):
         self._watch = Stopwatch("Verify")
         self._index = SideIndex()
 
-    def start_bundle(self) -> None:
-        self._index = SideIndex()
+    def finish_bundle(self) -> None:
+        self._index.clear()
 
     def process(self, pair: tuple[Node, Node], signatures: Iterable[tuple[Node, bytes]]) -> Iterator[Edge]:
         with self._watch:
@@ -466,7 +469,7 @@ class CountClustersFn(beam.DoFn):
         yield from ()
 
 
-class MarkNearDuplicates(beam.PTransform[tuple[Articles, PCollection[Any]], Any]):
+class MarkNearDuplicates(_CrossArticleStep):
     """``(articles, existing_files)`` → articles with ``minhash``, ``duplicate_of`` and ``similarity``.
 
     Identical signatures are grouped first (GroupByKey on the signature digest) so that many exact
@@ -479,18 +482,7 @@ class MarkNearDuplicates(beam.PTransform[tuple[Articles, PCollection[Any]], Any]
     they are joined.
     """
 
-    def __init__(
-        self,
-        config: NearDupConfig,
-        narrow_history: bool = True,
-        lookup: bool = True,
-        spill_dir: str | None = None,
-    ) -> None:
-        super().__init__()
-        self._config = config
-        self._narrow = narrow_history
-        self._lookup = lookup
-        self._spill_dir = spill_dir
+    _config: NearDupConfig
 
     def expand(self, inputs: tuple[Articles, PCollection[Any]]) -> PCollection[Any]:
         parts, existing_files = inputs

@@ -22,7 +22,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics.metric import Metrics
 from apache_beam.pvalue import PCollection
-from apache_beam.transforms import combiners, window
+from apache_beam.transforms import combiners
 from apache_beam.utils.windowed_value import WindowedValue
 
 from feedflow.config import NerConfig, ReadConfig, TopicConfig
@@ -62,6 +62,7 @@ from feedflow.transforms.base import (
     Stopwatch,
     UnionFn,
     bind,
+    in_global_window,
     spill_before,
 )
 from feedflow.transforms.dedup import CrossArticleDedup
@@ -320,8 +321,8 @@ class MentionsFromSideInputFn(beam.DoFn):
         self._watch = Stopwatch("TagEntities")
         self._index = SideIndex()
 
-    def start_bundle(self) -> None:
-        self._index = SideIndex()
+    def finish_bundle(self) -> None:
+        self._index.clear()
 
     def process(self, article: Article, mentions: Iterable[tuple[str, Any]]) -> Iterator[Article]:
         if not wants_entities(article, self._config):
@@ -474,7 +475,7 @@ class WritePartsFn(beam.DoFn):
         files = self._writer.flush()
         self._watch.add_ns(self._writer.write_ns)
         for written in files:
-            yield WindowedValue(written, window.GlobalWindow().max_timestamp(), (window.GlobalWindow(),))
+            yield in_global_window(written)
 
 
 class ArticleRowsFn(beam.DoFn):
