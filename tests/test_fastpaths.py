@@ -6,6 +6,7 @@ import pickle
 import pickletools
 from functools import cache
 
+import numpy as np
 from ftfy.badness import BADNESS_RE, is_bad
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -127,6 +128,44 @@ def test_the_float32_language_table_scores_exactly_as_the_packaged_float16_one(p
     ours = _identifier()
     assert ours.nb_ptc.dtype.name == "float32" and stock.nb_ptc.dtype.name == "float16"
     assert ours.classify(text) == stock.classify(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=700), st.booleans())
+def test_the_windowed_automaton_walk_scores_any_text_as_py3langids_loop(text: str, as_bytes: bool) -> None:
+    """Any characters (scripts, controls, surrogates), as text or as UTF-8 bytes: same language and
+    probability as the stock identifier, and the same raw scores bit for bit."""
+    from feedflow.core.language import _identifier
+
+    sample: str | bytes = text.encode("utf-8", "surrogatepass") if as_bytes else text
+    ours, stock = _identifier(), _stock_identifier()
+    assert ours.classify(sample) == stock.classify(sample)
+    encoded = stock._encode(sample)
+    assert ours._raw_score(encoded).tobytes() == stock._raw_score(encoded).tobytes()
+
+
+def test_py3langids_automaton_is_synchronised_after_sync_bytes() -> None:
+    """The premise of the windowed walk: from every state, every string of SYNC_BYTES bytes reaches the
+    state it reaches from the start. Proved by following all pairs (state from anywhere, state from the
+    start) that still differ, byte by byte: none may be left after SYNC_BYTES bytes."""
+    from feedflow.core.language import SYNC_BYTES, _identifier
+
+    identifier = _identifier()
+    moves = np.frombuffer(identifier.tk_nextmove, dtype=np.uint32).astype(np.int64)
+    rows = np.asarray(identifier._rowbase, dtype=np.int64)
+    count = len(rows)
+    every_byte = np.arange(256)
+    anywhere, start = np.arange(count), np.zeros(count, dtype=np.int64)
+    left = []
+    for _ in range(SYNC_BYTES):
+        after_anywhere = moves[rows[anywhere][:, None] + every_byte].ravel()
+        after_start = moves[rows[start][:, None] + every_byte].ravel()
+        differ = after_anywhere != after_start
+        pairs = np.unique(after_anywhere[differ] * count + after_start[differ])
+        anywhere, start = pairs // count, pairs % count
+        left.append(len(pairs))
+    assert left[0] > 0  # the walk's history does matter for a while (the check is not vacuous)...
+    assert left[-1] == 0  # ...and not after SYNC_BYTES bytes
 
 
 @cache

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+import numpy.typing as npt
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 
@@ -40,13 +41,56 @@ def _identifier() -> LanguageIdentifier:
     multiplies them with float32 counts, and numpy's float16 → float32 cast of those rows was 80% of
     the scoring time (~50 of 60 µs an article). The table is held as float32 instead (the cast is
     exact, so every score is bit-identical: tests/test_fastpaths.py), for 28 MB more per process."""
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier = _WindowedIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.nb_ptc = np.asarray(identifier.nb_ptc, dtype=np.float32)
-    if hasattr(identifier, "_full_model"):
-        # py3langid 0.4 keeps the loaded tables for set_languages() (which feedflow never calls): point
-        # it at the float32 table so the float16 one is freed rather than held beside it.
-        identifier._full_model = (identifier.nb_ptc, identifier.nb_pc, identifier.nb_classes)
+    # py3langid 0.4 keeps the loaded tables for set_languages() (which feedflow never calls): point it at
+    # the float32 table so the float16 one is freed rather than held beside it.
+    identifier._full_model = (identifier.nb_ptc, identifier.nb_pc, identifier.nb_classes)
     return identifier
+
+
+SYNC_BYTES = 6
+"""py3langid's feature automaton forgets its past after this many bytes: from any state, the same 6
+bytes lead to the same state as from the start state (proved over every pair of states by
+tests/test_fastpaths.py, which fails for a model where this no longer holds)."""
+
+
+class _WindowedIdentifier(LanguageIdentifier):  # type: ignore[misc]  # py3langid has no type hints
+    """py3langid's identifier with its raw scores (``_raw_score``) computed by numpy, not a Python loop.
+
+    py3langid walks its byte-n-gram automaton one byte at a time in Python (~100 µs for a 600-character
+    sample: most of the skip path's language identification). Because the automaton is synchronised after
+    ``SYNC_BYTES`` bytes, the state after byte *i* is the state reached from the start by bytes
+    *i−5 … i* alone, so all positions advance together: six array gathers (~20 µs). The features are then
+    counted in order of first appearance, as py3langid's ``Counter`` holds them, and scored by the same
+    numpy expression over the same table: the scores, so every language and probability, are
+    bit-identical (tests/test_fastpaths.py). Relies on py3langid 0.4's layout (pinned in pyproject)."""
+
+    __slots__ = ("_walk",)
+
+    def _raw_score(self, text: bytes) -> npt.NDArray[np.float32]:
+        if not hasattr(self, "_walk"):
+            self._walk = (
+                np.frombuffer(self.tk_nextmove, dtype=np.uint32),  # a view: 9.8M moves, 39 MB not copied
+                np.asarray(self._rowbase, dtype=np.intp),
+                np.asarray(self.tk_output, dtype=np.intp),
+            )
+        moves, rows, outputs = self._walk
+        data = np.frombuffer(text, dtype=np.uint8).astype(np.intp)
+        length = len(data)
+        states = np.zeros(length, dtype=np.intp)
+        for back in range(min(SYNC_BYTES, length) - 1, 0, -1):  # position p reads byte p - back (if any)
+            states[back:] = moves[rows[states[back:]] + data[: length - back]]
+        features = outputs[moves[rows[states] + data]]
+        features = features[features >= 0]
+        if not len(features):
+            empty: npt.NDArray[np.float32] = super()._raw_score(b"")  # py3langid's no-feature scores
+            return empty
+        found, first, counts = np.unique(features, return_index=True, return_counts=True)
+        order = np.argsort(first)
+        weights = np.log1p(counts[order].astype(np.float32))
+        scores: npt.NDArray[np.float32] = weights @ self.nb_ptc[found[order]] + self.nb_pc
+        return scores
 
 
 class LanguageDetector:
