@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from feedflow.core.boilerplate import BoilerplateConfig, long_enough
-from feedflow.core.clean import _clean_general, clean_line, fold_line, folds_longer_than
+from feedflow.core.clean import SAFE_TYPOGRAPHY, _clean_general, clean_line, fold_line, folds_longer_than
 from feedflow.core.dedup import content_hash, dedup_paragraphs, dedup_with_hash, normalize_for_dedup
 from feedflow.model import Article, Entity, Paragraph, TopicScore
 from feedflow.transforms import pickling
@@ -29,12 +29,57 @@ def test_no_ascii_text_is_bad_for_ftfy() -> None:
     assert is_bad("The Ã©tudiant said â€œhelloâ€")  # the check itself still sees mojibake
 
 
+def test_no_text_of_ascii_and_safe_typography_is_bad_for_ftfy() -> None:
+    """clean.py skips ftfy's badness check for text whose only non-ASCII characters are SAFE_TYPOGRAPHY:
+    every triple of such characters is checked (longer patterns all need Ø, Ù, Ã, Â or Cyrillic letters)."""
+    alphabet = ASCII + list(SAFE_TYPOGRAPHY)
+    pairs = [a + b for a in alphabet for b in alphabet]
+    assert not any(BADNESS_RE.search(p + c) for p in pairs for c in alphabet)
+    assert is_bad("caf\u00e9\u2019s \u00c3\u00a9")  # a typographic character next to mojibake still counts
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(["A caption.", "a  CAPTION", "Body 12 text!", "Café été", "Other."]), max_size=8))
 def test_dedup_with_hash_is_dedup_paragraphs_and_content_hash_of_the_body(texts: list[str]) -> None:
     paragraphs, digest = dedup_with_hash(texts)
     assert paragraphs == dedup_paragraphs(texts)
     assert digest == content_hash([p.text for p in paragraphs if p.duplicate_of is None])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.text(
+            alphabet=st.sampled_from(
+                [
+                    *"ab Z1_ -.,'\t\n",
+                    "\u0301",
+                    "\u0308",
+                    "é",
+                    "ß",
+                    "İ",
+                    "ŉ",
+                    "Σ",
+                    "ς",
+                    "—",
+                    "\u00a0",
+                    "\u2028",
+                    "٣",
+                    "ﬁ",
+                    "Å",
+                ]
+            ),
+            max_size=12,
+        ),
+        max_size=6,
+    )
+)
+def test_the_key_of_a_joined_body_is_the_join_of_its_paragraphs_keys(paragraphs: list[str]) -> None:
+    """MinHasher shingles the joined body's key, built per paragraph (so that one non-ASCII paragraph
+    does not send the whole body down the slow path): it must be the key of the joined text. Combining
+    marks at a paragraph's start, case folding that grows a character, digits, separators."""
+    per_paragraph = " ".join(key for key in map(normalize_for_dedup, paragraphs) if key)
+    assert per_paragraph == normalize_for_dedup(" ".join(paragraphs))
 
 
 def _long_enough_reference(text: str, config: BoilerplateConfig) -> bool:

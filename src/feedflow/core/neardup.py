@@ -157,7 +157,10 @@ class MinHasher:
     def _hashes(self, paragraphs: Sequence[str]) -> U64:
         """The 64-bit hashes of a body's shingles in text order, repeats included (empty when it has
         fewer words than a shingle)."""
-        normalized = normalize_for_dedup(" ".join(paragraphs))
+        # The key of the joined body, built paragraph by paragraph (the same string: the key maps each
+        # character on its own and collapses runs of separators; tests/test_fastpaths.py): one non-ASCII
+        # paragraph then takes the slow path alone instead of taking the whole body with it.
+        normalized = " ".join(key for key in map(normalize_for_dedup, paragraphs) if key)
         if not normalized:
             return np.empty(0, dtype=np.uint64)
         data = np.frombuffer(normalized.encode("utf-8", "surrogatepass"), dtype=np.uint8)
