@@ -128,3 +128,51 @@ def test_records_handed_through_spill_files_meet_the_step_as_without_them(tmp_pa
     files = sorted(tmp_path.joinpath("spill").glob("*.spill"))
     assert len(files) == 2 and spilled["counters"]["Spill.files"] == 2
     assert "Spill.files" not in direct["counters"]
+
+
+def test_verify_reads_paired_signatures_from_spill_files_as_from_the_pairs(tmp_path: Path) -> None:
+    """Near-duplicate verification's side input as spill files of ``(node, signature bytes)`` (batch)
+    decides every candidate pair as the pairs themselves do; a signature in any of the files is found."""
+    from feedflow.core.neardup import MinHasher, SigRecord, order_key, to_stored
+    from feedflow.transforms.dedup import VerifyPairFn
+    from feedflow.transforms.pickling import to_blob
+
+    hasher = MinHasher()
+    words = [
+        "council",
+        "budget",
+        "vote",
+        "year",
+        "city",
+        "mayor",
+        "school",
+        "road",
+        "water",
+        "park",
+        "tax",
+        "plan",
+        "rail",
+        "bus",
+        "fire",
+        "police",
+    ]
+    story = [" ".join(words[n:] + words[:n]) + "." for n in range(10)]  # digits would all fold to "0"
+    bodies = {"a": story, "b": [*story[:-1], "A closing line of its own."], "c": ["Nothing alike at all here."] * 4}
+    records = []
+    for article_id, body in bodies.items():
+        signature = hasher.signature(body)
+        assert signature is not None
+        records.append(SigRecord(article_id, order_key(article_id, None, new=True), to_stored(signature)))
+    pairs = [(record.node, to_blob(record)) for record in records]
+    files = [_spill(tmp_path, [to_blob(p) for p in pairs[:2]]), _spill(tmp_path, [to_blob(p) for p in pairs[2:]])]
+    a, b, c = (record.node for record in records)
+    candidates = [(b, a), (c, a), (c, b)]
+
+    def edges(fn: VerifyPairFn, side: Any) -> list[Any]:
+        found = [edge for pair in candidates for edge in fn.process(pair, side)]
+        fn.finish_bundle()
+        return found
+
+    direct = edges(VerifyPairFn(0.7), pairs)
+    assert [(edge.later[3], edge.earlier[3]) for edge in direct] == [("b", "a")]
+    assert edges(VerifyPairFn(0.7, spilled=True), files) == direct

@@ -333,6 +333,14 @@ def spill_before(
     return source, FromSpillFn(fn)
 
 
+def spilled_records(files: Iterable[SpillFile]) -> Iterator[Any]:
+    """The records of spill files (:class:`SpillFn`'s), file by file: a side input made of spill files
+    instead of the records, whose data the in-process runner would otherwise keep, with a copy in its
+    state, until the run ends."""
+    for spilled in files:
+        yield from map(from_blob, read_spill(spilled))
+
+
 class SideIndex:
     """A side input of ``(key, value)`` pairs as a dict of key → values, built once and rebuilt only
     when the DoFn is handed another side-input object (a new bundle or window), not per element.
@@ -345,12 +353,16 @@ class SideIndex:
     def clear(self) -> None:
         self._source, self._index = None, {}
 
-    def of(self, pairs: Iterable[tuple[Any, Any]]) -> dict[Any, list[Any]]:
-        if pairs is not self._source:
+    def of(
+        self, side: Iterable[Any], pairs_of: Callable[[Iterable[Any]], Iterable[tuple[Any, Any]]] | None = None
+    ) -> dict[Any, list[Any]]:
+        """The index of the side input ``side``: its pairs, or ``pairs_of(side)`` (e.g. spill files →
+        :func:`spilled_records`)."""
+        if side is not self._source:
             index: dict[Any, list[Any]] = {}
-            for key, value in pairs:
+            for key, value in side if pairs_of is None else pairs_of(side):
                 index.setdefault(key, []).append(value)
-            self._source, self._index = pairs, index
+            self._source, self._index = side, index
         return self._index
 
 
