@@ -72,6 +72,7 @@ from feedflow.core.neardup import (
     signature_digest,
     verify,
 )
+from feedflow.core.spill import SpillFile
 from feedflow.model import Article
 from feedflow.transforms.base import (
     NAMESPACE,
@@ -350,13 +351,22 @@ def _by_digest(record: SigRecord, bands: int, rows: int, light: bool) -> tuple[s
 
 
 class KeyIfPairedFn(beam.DoFn):
-    """SigRecord → ``(node, record bytes)`` when the node is in a candidate pair (side input ``paired``)."""
+    """SigRecord (``banded``: ``(SigRecord, band keys)``) → ``(node, record bytes)`` when the node is in
+    a candidate pair: side input ``paired``, the spill files of ``(node, None)`` pairs (indexed once
+    per bundle, released at its end)."""
 
-    def process(self, record: SigRecord, paired: Mapping[Node, None]) -> Iterator[tuple[Node, bytes]]:
-        yield from _keyed_if_paired(record, paired)
+    def __init__(self, banded: bool = False) -> None:
+        self._banded = banded
+        self._index = SideIndex()
+
+    def finish_bundle(self) -> None:
+        self._index.clear()
+
+    def process(self, element: Any, paired: Iterable[SpillFile]) -> Iterator[tuple[Node, bytes]]:
+        yield from _keyed_if_paired(element[0] if self._banded else element, self._index.of(paired, spilled_records))
 
 
-def _keyed_if_paired(record: SigRecord, paired: Mapping[Node, None]) -> Iterator[tuple[Node, bytes]]:
+def _keyed_if_paired(record: SigRecord, paired: Collection[Node]) -> Iterator[tuple[Node, bytes]]:
     if record.node in paired:
         yield record.node, to_blob(record)
 
@@ -531,24 +541,24 @@ class MarkNearDuplicates(_CrossArticleStep):
         if self._lookup:  # batch: all buckets from one sort of per-bundle tables (few elements)
             pairs = (
                 banded
-                | "BandTables" >> beam.CombineGlobally(AccumulateFn(BandTable, config.max_bucket))
+                # without defaults: Beam would hand the result to its default-injecting step as a side
+                # input, which the runner keeps to the end (every candidate pair: 5.7 MiB at 50,000)
+                | "BandTables" >> beam.CombineGlobally(AccumulateFn(BandTable, config.max_bucket)).without_defaults()
                 | "TablePairs" >> beam.FlatMap(lambda found: found)
             )
             # The signatures of the paired nodes only, once each, as a side input (not every signature
             # of the run through two joins, and a copy of one per pair it is in).
             paired = pairs | "PairedNodes" >> beam.FlatMap(lambda pair: [(pair[0], None), (pair[1], None)])
             if spill_dir is not None:  # new signatures from their spill files, committed ones from what was read
+                # Side inputs as spill files (here and for Verify): the runner keeps a side input's data, and
+                # a copy in its state, until the run ends (paired nodes: 8 MiB encoded at 50,000 articles,
+                # once per consumer; their signatures: 25 MiB).
+                paired_files = pvalue.AsIter(paired | "PairedNodesSpill" >> beam.ParDo(SpillFn(spill_dir)))
                 source, key_fn = spill_before(records_parts, "PairedSignatures", spill_dir, KeyIfPairedFn())
                 found = (
-                    source | "PairedSignatures" >> beam.ParDo(key_fn, paired=pvalue.AsDict(paired)),
-                    committed
-                    | "PairedCommitted"
-                    >> beam.FlatMap(
-                        lambda banded, paired: _keyed_if_paired(banded[0], paired), paired=pvalue.AsDict(paired)
-                    ),
+                    source | "PairedSignatures" >> beam.ParDo(key_fn, paired=paired_files),
+                    committed | "PairedCommitted" >> beam.ParDo(KeyIfPairedFn(banded=True), paired=paired_files),
                 )
-                # ...and they reach Verify in spill files too: the runner keeps a side input's data, and a
-                # copy of it in its state, until the run ends (25 MiB encoded at 50,000 articles).
                 candidates = [
                     part | label >> beam.ParDo(SpillFn(spill_dir))
                     for part, label in zip(found, ("NewPairedSpill", "CommittedPairedSpill"), strict=True)
