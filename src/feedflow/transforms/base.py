@@ -64,6 +64,46 @@ def tune_collector() -> None:
         gc.set_threshold(GC_THRESHOLD, max(second, 20), max(third, 20))
 
 
+#: glibc malloc settings for a run's processes: (environment variable, mallopt parameter, value).
+#: A run builds and drops large numbers of records stage after stage, from several threads. With
+#: glibc's defaults each thread may get its own heap ("arena", up to 8 per core), and the threshold
+#: above which blocks are mmapped (and so returned to the system when freed) rises as large blocks
+#: are freed, up to 32 MiB: freed memory then stays in fragmented heaps and every stage's peak adds to
+#: the last. Measured (50k articles, --skip entities,topics, 1 worker, max RSS): 674 MiB with the
+#: defaults, 606 with one arena, 565 with two arenas and a fixed 1 MiB mmap/trim threshold (~1% more
+#: CPU, in system time); 5k: 401 -> 395 MiB.
+MALLOC_SETTINGS: tuple[tuple[str, int, int], ...] = (
+    ("MALLOC_ARENA_MAX", -8, 2),  # M_ARENA_MAX
+    ("MALLOC_MMAP_THRESHOLD_", -3, 1 << 20),  # M_MMAP_THRESHOLD (setting it also fixes it)
+    ("MALLOC_TRIM_THRESHOLD_", -1, 1 << 20),  # M_TRIM_THRESHOLD
+)
+
+
+def tune_allocator() -> dict[str, int]:
+    """Applies :data:`MALLOC_SETTINGS` to this process (``mallopt``) and to the worker processes it
+    starts (environment variables, which glibc reads when a process starts). A variable already set
+    is the user's choice and is left as it is. Linux with glibc only; elsewhere nothing is changed.
+    Returns what was applied to this process."""
+    import ctypes
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return {}
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # not glibc (e.g. musl): its allocator has no such settings
+        return {}
+    applied: dict[str, int] = {}
+    for name, parameter, value in MALLOC_SETTINGS:
+        if name in os.environ:
+            continue
+        os.environ[name] = str(value)
+        if mallopt(parameter, value) == 1:
+            applied[name] = value
+    return applied
+
+
 class Stopwatch:
     """CPU time of the worker thread spent in a step's own code, summed per step into the counter
     ``<step>.time_us`` (the benchmark's per-stage breakdown; a run's manifest lists it with the other
