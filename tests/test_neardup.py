@@ -349,15 +349,16 @@ def test_committed_signatures_are_kept_exactly_when_a_band_key_is_wanted(tmp_pat
 def test_band_table_pairs_are_the_union_of_every_buckets_pairs(
     bands: int, members: list[tuple[int, int, int, list[int]]], max_bucket: int, parts: int
 ) -> None:
-    """One sort over per-bundle tables gives exactly what one group per band key gave, however the
-    members are split into tables and merged (compacted or not)."""
-    buckets: dict[int, list[tuple[int, int, int, str]]] = {}
+    """Sorting per-bundle tables band by band gives exactly what one group per band key gave, however
+    the members are split into tables and merged (compacted or not). Keys here repeat across bands (real
+    ones never do: the band index is hashed into them): a bucket is one band's key."""
+    buckets: dict[tuple[int, int], list[tuple[int, int, int, str]]] = {}
     tables = [BandTable(max_bucket) for _ in range(parts)]
     for n, (new, published, article, keys) in enumerate(members):
         order = (new, 0, published, f"id{article}")
         tables[n % parts].add((SigRecord(order[3], order, ()), keys[:bands]))
-        for key in keys[:bands]:
-            buckets.setdefault(key, []).append(order)
+        for band, key in enumerate(keys[:bands]):
+            buckets.setdefault((band, key), []).append(order)
     expected = sorted({pair for bucket in buckets.values() for pair in bucket_pairs(bucket, max_bucket)})
     tables[0].compact()
     merged = BandTable(max_bucket)

@@ -9,8 +9,10 @@ Rejections are counted per reason with Beam Metrics (namespace ``feedflow``, cou
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -85,7 +87,6 @@ def tune_allocator() -> dict[str, int]:
     is the user's choice and is left as it is. Linux with glibc only; elsewhere nothing is changed.
     Returns what was applied to this process."""
     import ctypes
-    import os
     import sys
 
     if not sys.platform.startswith("linux"):
@@ -102,6 +103,57 @@ def tune_allocator() -> dict[str, int]:
         if mallopt(parameter, value) == 1:
             applied[name] = value
     return applied
+
+
+#: Set (to "1") by :func:`finished_stages_released` for the worker processes a batch run starts.
+RELEASE_STAGES_ENV = "FEEDFLOW_RELEASE_STAGES"
+
+
+def _release_and_shut_down(release: Callable[[Any, str], None]) -> Callable[[Any, str], None]:
+    def shut_down_after(cache: Any, instruction_id: str) -> None:
+        descriptor_id = cache.active_bundle_processors[instruction_id][0]
+        release(cache, instruction_id)  # Beam's own: resets the processor and caches it for its stage
+        with cache._lock:
+            cached = cache.cached_bundle_processors.get(descriptor_id)
+            processor = cached.pop() if cached else None
+        if processor is not None:
+            processor.shutdown()  # tears its DoFns down; a next bundle of the stage would build a new one
+
+    shut_down_after.feedflow_original = release  # type: ignore[attr-defined]
+    return shut_down_after
+
+
+def release_finished_stages(enable: bool = True) -> None:
+    """Makes Beam's SDK worker in this process shut a stage's bundle processor down when its bundle
+    ends (``enable``), or cache it again as Beam does (not ``enable``).
+
+    Beam keeps every finished bundle processor for a next bundle of the same stage, with its operations'
+    buffers: a batch run's stages each run one bundle per worker, so they are never reused, and what
+    they hold grows with the stage's output (at 50k articles, --skip entities,topics: 16 MiB output
+    buffers among ~90 MiB kept; max RSS 551 -> 459 MiB, at 5k 395 -> 372 MiB). Streaming runs (many
+    bundles per stage, each setup costly) keep Beam's cache."""
+    from apache_beam.runners.worker.sdk_worker import BundleProcessorCache
+
+    current = BundleProcessorCache.release
+    original = getattr(current, "feedflow_original", current)
+    setattr(BundleProcessorCache, "release", _release_and_shut_down(original) if enable else original)  # noqa: B010
+
+
+@contextlib.contextmanager
+def finished_stages_released() -> Iterator[None]:
+    """:func:`release_finished_stages` for the length of a batch run, in this process and (through
+    :data:`RELEASE_STAGES_ENV`) in the worker processes it starts; Beam's behaviour is restored after."""
+    before = os.environ.get(RELEASE_STAGES_ENV)
+    os.environ[RELEASE_STAGES_ENV] = "1"
+    release_finished_stages(True)
+    try:
+        yield
+    finally:
+        release_finished_stages(False)
+        if before is None:
+            os.environ.pop(RELEASE_STAGES_ENV, None)
+        else:
+            os.environ[RELEASE_STAGES_ENV] = before
 
 
 class Stopwatch:
@@ -152,6 +204,8 @@ class CoreStepFn(beam.DoFn):
 
     def setup(self) -> None:
         tune_collector()  # a worker-process setting: every pipeline's first steps are CoreStepFns
+        if os.environ.get(RELEASE_STAGES_ENV) == "1":  # a worker process of a batch run
+            release_finished_stages()
         self._fn = self._factory(*self._args)
 
     def process(self, element: Any) -> Iterator[Any]:

@@ -21,7 +21,7 @@ from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
 from feedflow.core.dataset import Dataset, read_stats
 from feedflow.core.faults import crash_point
 from feedflow.runs import build_manifest, check_accounting
-from feedflow.transforms.base import feedflow_counters, tune_allocator
+from feedflow.transforms.base import feedflow_counters, finished_stages_released, tune_allocator
 
 _LOG = logging.getLogger("feedflow")
 
@@ -65,8 +65,9 @@ def execute(
     try:
         pipeline = beam.Pipeline(runner=runner, options=job.pipeline_options)
         compose(pipeline, staging)
-        result = pipeline.run()
-        result.wait_until_finish()
+        with finished_stages_released():  # a batch run: no stage runs a second bundle in a worker
+            result = pipeline.run()
+            result.wait_until_finish()
         stats = read_stats(staging)
         check_accounting(stats)
         extra = before_commit(staging) if before_commit is not None else {}
