@@ -23,9 +23,9 @@ Run it::
   its commit if the commit had begun (see feedflow.core.dataset).
 * Disk: while it runs, a job keeps its articles in spill files under ``DIR/_staging/<run_id>/_spill``
   (about 4× the size of JSON Lines input; ``Spill.bytes`` in the manifest), removed at commit.
-* Memory: a run sets glibc's ``MALLOC_ARENA_MAX=2`` and a 1 MiB ``MALLOC_MMAP_THRESHOLD_`` /
-  ``MALLOC_TRIM_THRESHOLD_`` for itself and its workers unless you set them; each stage's Beam bundle
-  processor is shut down when its bundle ends (README, "Skip path and memory, second round").
+* Memory: each stage's Beam bundle processor is shut down when its bundle ends (a batch stage never
+  runs a second bundle in a worker), so what a finished stage held is freed (README, "Skip path and
+  memory, second round").
 * Cross-article dedup compares the run with itself and with everything committed: boilerplate is
   ``paragraphs.boilerplate``, near-duplicates ``articles.duplicate_of``/``similarity``; the manifest's
   ``Boilerplate.*`` and ``NearDup.*`` metrics count them (README, "Deduplication").

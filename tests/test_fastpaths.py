@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
 import pickle
 import pickletools
-import subprocess
-import sys
 from functools import cache
 
 import numpy as np
-import pytest
 from ftfy.badness import BADNESS_RE, is_bad
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -256,30 +251,3 @@ def test_a_worker_raises_the_collectors_threshold_but_never_lowers_it_or_turns_i
         assert seen == [(GC_THRESHOLD, 20, 20), (GC_THRESHOLD * 2, 5, 5), (0, 10, 10)]
     finally:
         gc.set_threshold(*saved)
-
-
-_ALLOCATOR_PROBE = """
-import json, os
-from feedflow.transforms.base import tune_allocator
-applied = tune_allocator()
-child = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
-print(json.dumps({"applied": applied, "environment": child}))
-"""
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc settings: Linux only")
-@pytest.mark.parametrize("preset", [{}, {"MALLOC_ARENA_MAX": "4"}])
-def test_a_run_tunes_glibc_malloc_for_itself_and_its_workers_but_keeps_a_users_setting(preset: dict[str, str]) -> None:
-    """runner.execute calls tune_allocator(): mallopt in this process (glibc answers 1 when it takes a
-    setting) and the same settings in the environment its worker processes inherit; a variable the
-    user set is neither overridden nor applied."""
-    from feedflow.transforms.base import MALLOC_SETTINGS
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")} | preset
-    done = subprocess.run(
-        [sys.executable, "-c", _ALLOCATOR_PROBE], env=env, capture_output=True, text=True, check=True, timeout=120
-    )
-    found = json.loads(done.stdout)
-    expected = {name: value for name, _, value in MALLOC_SETTINGS if name not in preset}
-    assert found["applied"] == expected
-    assert found["environment"] == {name: str(value) for name, value in expected.items()} | preset

@@ -66,46 +66,6 @@ def tune_collector() -> None:
         gc.set_threshold(GC_THRESHOLD, max(second, 20), max(third, 20))
 
 
-#: glibc malloc settings for a run's processes: (environment variable, mallopt parameter, value).
-#: A run builds and drops large numbers of records stage after stage, from several threads. With
-#: glibc's defaults each thread may get its own heap ("arena", up to 8 per core), and the threshold
-#: above which blocks are mmapped (and so returned to the system when freed) rises as large blocks
-#: are freed, up to 32 MiB: freed memory then stays in fragmented heaps. Measured (50k articles,
-#: --skip entities,topics, 1 worker, max RSS, finished stages shut down): 479 MiB with two arenas
-#: alone, 458 with a fixed 1 MiB mmap threshold too. The trim threshold (how much free memory the
-#: heap's top may keep) is set high: at 1 MiB the heap shrank and grew back under spaCy's large
-#: arrays, +2.8 s of system time in a 2k all-stages run (36 s); at 32 MiB no measurable cost.
-MALLOC_SETTINGS: tuple[tuple[str, int, int], ...] = (
-    ("MALLOC_ARENA_MAX", -8, 2),  # M_ARENA_MAX
-    ("MALLOC_MMAP_THRESHOLD_", -3, 1 << 20),  # M_MMAP_THRESHOLD (setting it also fixes it)
-    ("MALLOC_TRIM_THRESHOLD_", -1, 32 << 20),  # M_TRIM_THRESHOLD
-)
-
-
-def tune_allocator() -> dict[str, int]:
-    """Applies :data:`MALLOC_SETTINGS` to this process (``mallopt``) and to the worker processes it
-    starts (environment variables, which glibc reads when a process starts). A variable already set
-    is the user's choice and is left as it is. Linux with glibc only; elsewhere nothing is changed.
-    Returns what was applied to this process."""
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return {}
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):  # not glibc (e.g. musl): its allocator has no such settings
-        return {}
-    applied: dict[str, int] = {}
-    for name, parameter, value in MALLOC_SETTINGS:
-        if name in os.environ:
-            continue
-        os.environ[name] = str(value)
-        if mallopt(parameter, value) == 1:
-            applied[name] = value
-    return applied
-
-
 #: Set (to "1") by :func:`finished_stages_released` for the worker processes a batch run starts.
 RELEASE_STAGES_ENV = "FEEDFLOW_RELEASE_STAGES"
 

@@ -21,7 +21,7 @@ from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
 from feedflow.core.dataset import Dataset, read_stats
 from feedflow.core.faults import crash_point
 from feedflow.runs import build_manifest, check_accounting
-from feedflow.transforms.base import feedflow_counters, finished_stages_released, tune_allocator
+from feedflow.transforms.base import feedflow_counters, finished_stages_released
 
 _LOG = logging.getLogger("feedflow")
 
@@ -61,7 +61,6 @@ def execute(
     """
     staging = str(dataset.staging_dir(job.run_id))
     runner = FnApiRunner() if job.runner == "FnApiRunner" else None
-    tune_allocator()  # before the runner's threads and worker processes start
     try:
         pipeline = beam.Pipeline(runner=runner, options=job.pipeline_options)
         compose(pipeline, staging)
