@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -68,13 +69,15 @@ class _WindowedIdentifier(LanguageIdentifier):  # type: ignore[misc]  # py3langi
 
     __slots__ = ("_walk",)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._walk = (
+            np.frombuffer(self.tk_nextmove, dtype=np.uint32),  # a view: 9.8M moves, 39 MB not copied
+            np.asarray(self._rowbase, dtype=np.intp),
+            np.asarray(self.tk_output, dtype=np.intp),
+        )
+
     def _raw_score(self, text: bytes) -> npt.NDArray[np.float32]:
-        if not hasattr(self, "_walk"):
-            self._walk = (
-                np.frombuffer(self.tk_nextmove, dtype=np.uint32),  # a view: 9.8M moves, 39 MB not copied
-                np.asarray(self._rowbase, dtype=np.intp),
-                np.asarray(self.tk_output, dtype=np.intp),
-            )
         moves, rows, outputs = self._walk
         data = np.frombuffer(text, dtype=np.uint8).astype(np.intp)
         length = len(data)

@@ -78,10 +78,10 @@ from feedflow.transforms.base import (
     NAMESPACE,
     AccumulateFn,
     SideIndex,
-    SpillFn,
     Stopwatch,
     UnionFn,
     spill_before,
+    spill_each,
     spilled_records,
 )
 from feedflow.transforms.pickling import from_blob, to_blob
@@ -264,14 +264,7 @@ class DropBoilerplate(_CrossArticleStep):
         if spill_dir is not None:
             # The evidence (a record per article) waits in spill files as the articles do: the runner held
             # it, and a copy for each of its three consumers (+93 MiB of RSS in one stage at 50,000).
-            evidence_files = _flatten(
-                [
-                    out[EVIDENCE]
-                    | ("EvidenceSpill" if n == 0 else f"EvidenceSpill-{n + 1}") >> beam.ParDo(SpillFn(spill_dir))
-                    for n, out in enumerate(signed)
-                ],
-                "AllEvidenceFiles",
-            )
+            evidence_files = spill_each([out[EVIDENCE] for out in signed], "Evidence", spill_dir)
 
             def evidence(label: str) -> PCollection[Any]:  # read where it is used: fused with its consumer
                 records: PCollection[Any] = evidence_files | label >> beam.FlatMap(_records_of_file)
@@ -602,16 +595,13 @@ class MarkNearDuplicates(_CrossArticleStep):
                 # Side inputs as spill files (here and for Verify): the runner keeps a side input's data, and
                 # a copy in its state, until the run ends (paired nodes: 8 MiB encoded at 50,000 articles,
                 # once per consumer; their signatures: 25 MiB).
-                paired_files = pvalue.AsIter(paired | "PairedNodesSpill" >> beam.ParDo(SpillFn(spill_dir)))
+                paired_files = pvalue.AsIter(spill_each([paired], "PairedNodes", spill_dir))
                 source, key_fn = spill_before(records_parts, "PairedSignatures", spill_dir, KeyIfPairedFn())
                 found = (
                     source | "PairedSignatures" >> beam.ParDo(key_fn, paired=paired_files),
                     committed | "PairedCommitted" >> beam.ParDo(KeyIfPairedFn(banded=True), paired=paired_files),
                 )
-                candidates = [
-                    part | label >> beam.ParDo(SpillFn(spill_dir))
-                    for part, label in zip(found, ("NewPairedSpill", "CommittedPairedSpill"), strict=True)
-                ] | "AllPairedSignatureFiles" >> beam.Flatten()
+                candidates = spill_each(found, "FoundPaired", spill_dir)
             else:
                 records = banded | "Records" >> beam.Map(lambda banded: banded[0])
                 candidates = records | "PairedSignatures" >> beam.FlatMap(
