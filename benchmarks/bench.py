@@ -56,7 +56,8 @@ STAGES: dict[str, tuple[str, ...]] = {
     "read+clean": ("ExpandInputs", "ReadInputs", "CleanAndIdentify"),
     "dedup": ("Evidence", "MarkBoilerplate", "Sign", "Verify", "ApplyAssignments"),
     "topics": ("TagTopics",),
-    "NER": ("TagEntities",),
+    "NER": ("TagEntities",),  # the model's time only (nlp.pipe over the batch), as the baseline's
+    "attach": ("AttachEntities",),  # mentions folded into each article's entities
     "write": ("ArticleRows", "WriteParts"),
 }
 

@@ -176,3 +176,47 @@ def test_verify_reads_paired_signatures_from_spill_files_as_from_the_pairs(tmp_p
     direct = edges(VerifyPairFn(0.7), pairs)
     assert [(edge.later[3], edge.earlier[3]) for edge in direct] == [("b", "a")]
     assert edges(VerifyPairFn(0.7, spilled=True), files) == direct
+
+
+def test_attach_reads_mentions_from_spill_files_as_from_the_pairs(tmp_path: Path) -> None:
+    """Entities attached from a side input of spill files of ``(article_id, mentions)`` are those
+    attached from the pairs themselves; an article's mentions may be split across files, and an article
+    in another language passes untagged."""
+    import datetime
+
+    from feedflow.config import NerConfig
+    from feedflow.model import Article, Paragraph
+    from feedflow.transforms.pickling import to_blob
+    from feedflow.transforms.stages import MentionsFromSideInputFn
+
+    def article(article_id: str, language: str) -> Article:
+        return Article(
+            article_id=article_id, input="in", locator="line 1", kind="json", url=f"https://x.example/{article_id}",
+            source="x.example", feed_url=None, title="T", authors=(), published_at=None,
+            fetched_at=datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC), summary=None,
+            paragraphs=(Paragraph(0, "Joe Biden met Angela Merkel in Berlin. Biden spoke.", 9, None, False),),
+            content_hash="h", language=language,
+        )  # fmt: skip
+
+    pairs = [
+        ("a", (("Joe Biden", "PERSON", 0), ("Angela Merkel", "PERSON", 14))),
+        ("b", (("Berlin", "LOC", 31),)),
+        ("a", (("Berlin", "LOC", 31), ("Biden", "PERSON", 39))),  # a's second piece, in the other file
+    ]
+    files = [_spill(tmp_path, [to_blob(p) for p in pairs[:2]]), _spill(tmp_path, [to_blob(pairs[2])])]
+    articles = [article("a", "en"), article("b", "en"), article("c", "en"), article("d", "de")]
+
+    def attached(fn: MentionsFromSideInputFn, side: Any) -> list[Article]:
+        found = [out for a in articles for out in fn.process(a, side)]
+        fn.finish_bundle()
+        return found
+
+    direct = attached(MentionsFromSideInputFn(NerConfig()), pairs)
+    assert [(e.entity, e.mentions) for e in direct[0].entities] == [
+        ("Joe Biden", 2),
+        ("Angela Merkel", 1),
+        ("Berlin", 1),
+    ]
+    assert [e.entity for e in direct[1].entities] == ["Berlin"] and direct[2].entities == ()
+    assert [a.entities_tagged for a in direct] == [True, True, True, False]
+    assert attached(MentionsFromSideInputFn(NerConfig(), spilled=True), files) == direct
