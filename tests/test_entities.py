@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from feedflow.config import NerConfig
 from feedflow.core.entities import (
@@ -14,6 +16,7 @@ from feedflow.core.entities import (
     Mention,
     ModelNotInstalledError,
     _chunks,
+    _trim,
     aggregate_mentions,
     mask_bullets,
     normalize_mention,
@@ -86,6 +89,27 @@ def test_normalize_mention(raw: str, expected: str) -> None:
 @pytest.mark.parametrize("raw", ["", "   ", "•", "’", "...", "2021", "5-10", "  • 42 ’"])
 def test_normalize_mention_drops_empty_punctuation_and_digits(raw: str) -> None:
     assert normalize_mention(raw) == ""
+
+
+_NAME_PARTS = st.sampled_from(
+    ["the", "The", "THE", "Biden", "O'Neil", "U.S.", "Inc.", "Jr", "s", "S", "ſ", "x", "É", "42", "萬", "_"]
+)
+_ODD_BITS = st.sampled_from([" ", "  ", "\n", "\t", "'", "’", "‘", "`", "'s", "’S", ".", ",", "(", ")", "[", "•", "-", "™", "^"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(_NAME_PARTS, _ODD_BITS), max_size=7).map("".join))
+@example("the Biden")
+@example("THE\tU.S.")
+@example("Biden's")
+@example("O'Neil’S")
+@example("x")
+@example("42nd Street")
+def test_normalize_mention_fast_path_agrees_with_trimming(raw: str) -> None:
+    """Most mentions need no trimming and skip it; the result is what trimming gives, for any text."""
+    start, end = _trim(raw)
+    canonical = " ".join(raw[start:end].split())
+    assert normalize_mention(raw) == (canonical if any(ch.isalpha() for ch in canonical) else "")
 
 
 def test_mask_bullets_keeps_length_and_text() -> None:

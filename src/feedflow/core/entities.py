@@ -84,7 +84,8 @@ _LINE_BULLET_RE = re.compile(r"(?m)^([^\S\n]*)([" + re.escape(_BULLETS) + r"\-�
 # A bullet glyph standing alone between whitespace (separators such as "CNN · 5 min read").
 _LONE_BULLET_RE = re.compile(r"(?<=\s)[" + re.escape(_BULLETS) + r"](?=\s)")
 _LEADING_THE_RE = re.compile(r"the\s+", re.IGNORECASE)
-_POSSESSIVE_RE = re.compile(r"['’‘`]s\Z", re.IGNORECASE)
+_APOSTROPHES = "'’‘`"
+_POSSESSIVE_RE = re.compile(f"[{_APOSTROPHES}]s\\Z", re.IGNORECASE)
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
 
@@ -178,6 +179,13 @@ def normalize_mention(text: str) -> str:
     >>> normalize_mention("  • the White House’s ")
     'White House'
     """
+    if (
+        text[:1].isalpha()  # nothing to strip in front: not blank, a bracket, a quote or punctuation
+        and text[-1:].isalnum()  # nor behind (whitespace, closers, "." and symbols are not alphanumeric)
+        and text[-2:-1] not in _APOSTROPHES  # no possessive "'s" (a 1-char text takes the long way)
+        and _LEADING_THE_RE.match(text) is None
+    ):  # most mentions: _trim would change nothing, and the first letter is kept
+        return " ".join(text.split())
     start, end = _trim(text)
     canonical = " ".join(text[start:end].split())
     return canonical if any(ch.isalpha() for ch in canonical) else ""
@@ -223,9 +231,17 @@ def _person_roots(names: Iterable[str]) -> dict[str, str]:
 
 def _majority_labels(norms: list[_Norm]) -> None:
     """Rule (a): one label per canonical name, the most frequent one, unless tied."""
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    first: dict[str, str] = {}
+    mixed: set[str] = set()  # the names with more than one label: the only ones the rule can change
     for n in norms:
-        counts[n.canonical][n.label] += 1
+        if first.setdefault(n.canonical, n.label) != n.label:
+            mixed.add(n.canonical)
+    if not mixed:
+        return
+    counts: dict[str, Counter[str]] = {canonical: Counter() for canonical in mixed}
+    for n in norms:
+        if n.canonical in mixed:
+            counts[n.canonical][n.label] += 1
     winners: dict[str, str] = {}
     for canonical, labels in counts.items():
         ranked = labels.most_common(2)
@@ -273,8 +289,11 @@ def _surnames_to_person(norms: list[_Norm]) -> None:
 def _resolved(mentions: Sequence[Mention]) -> list[_Norm]:
     """Normalised mentions in offset order, with the article's label rules (a) and (b) applied."""
     norms: list[_Norm] = []
+    canonicals: dict[str, str] = {}  # an article names the same things again and again
     for m in sorted(mentions, key=lambda m: (m.offset, m.label, m.text)):
-        canonical = normalize_mention(m.text)
+        canonical = canonicals.get(m.text)
+        if canonical is None:
+            canonical = canonicals[m.text] = normalize_mention(m.text)
         if canonical:
             norms.append(_Norm(canonical, m.label, m.text, m.offset))
     _majority_labels(norms)
