@@ -94,7 +94,9 @@ def test_normalize_mention_drops_empty_punctuation_and_digits(raw: str) -> None:
 _NAME_PARTS = st.sampled_from(
     ["the", "The", "THE", "Biden", "O'Neil", "U.S.", "Inc.", "Jr", "s", "S", "ſ", "x", "É", "42", "萬", "_"]
 )
-_ODD_BITS = st.sampled_from([" ", "  ", "\n", "\t", "'", "’", "‘", "`", "'s", "’S", ".", ",", "(", ")", "[", "•", "-", "™", "^"])
+_ODD_BITS = st.sampled_from(
+    [" ", "  ", "\n", "\t", "'", "’", "‘", "`", "'s", "’S", ".", ",", "(", ")", "[", "•", "-", "™", "^"]
+)
 
 
 @settings(max_examples=400, deadline=None)
