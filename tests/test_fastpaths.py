@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import pickletools
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -113,6 +114,11 @@ def test_records_pickle_to_equal_records_through_the_registered_reducers() -> No
     # rebuilt by the constructor from its values (REDUCE), not by dataclasses' per-field state (BUILD)
     opcodes = {op.name for op, _, _ in pickletools.genops(data)}
     assert "REDUCE" in opcodes and "BUILD" not in opcodes
+    # its paragraphs travel as plain value tuples, rebuilt in one call: the Paragraph class is not in it
+    assert b"Paragraph" not in data and b"Entity" in data
+    assert [type(p) for p in pickle.loads(data).paragraphs] == [Paragraph, Paragraph]
+    bare = replace(article, paragraphs=())
+    assert pickle.loads(pickle.dumps(bare, pickle.HIGHEST_PROTOCOL)) == bare
 
 
 def test_the_core_records_that_cross_shuffles_pickle_through_the_reducers_too() -> None:

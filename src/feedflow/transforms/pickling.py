@@ -40,9 +40,33 @@ def _reducer(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
     return reduce
 
 
+_ARTICLE_FIELDS = [f.name for f in dataclasses.fields(Article)]
+_PARAGRAPHS_AT = _ARTICLE_FIELDS.index("paragraphs")
+_article_values = attrgetter(*_ARTICLE_FIELDS)
+_paragraph_values = attrgetter(*[f.name for f in dataclasses.fields(Paragraph)])
+
+
+def _reduce_article(article: Article) -> tuple[Callable[..., Article], tuple[Any, ...]]:
+    """An Article with its paragraphs as plain value tuples: one rebuild call for all of them instead
+    of a reduce and a REDUCE per paragraph (an article has ~13): a round trip of a real article
+    51 → 37 µs, and each article makes three or four (the spill files before each side-input step)."""
+    values = _article_values(article)
+    return _rebuild_article, (
+        (*values[:_PARAGRAPHS_AT], None, *values[_PARAGRAPHS_AT + 1 :]),
+        tuple(map(_paragraph_values, article.paragraphs)),
+    )
+
+
+def _rebuild_article(values: tuple[Any, ...], paragraphs: tuple[tuple[Any, ...], ...]) -> Article:
+    """The Article of :func:`_reduce_article`, built by its own ``__init__`` (and each Paragraph by its)."""
+    rebuilt = list(values)
+    rebuilt[_PARAGRAPHS_AT] = tuple([Paragraph(*p) for p in paragraphs])
+    return Article(*rebuilt)
+
+
 def register() -> None:
     for cls in RECORDS:
-        copyreg.pickle(cls, _reducer(cls))
+        copyreg.pickle(cls, _reduce_article if cls is Article else _reducer(cls))
 
 
 # ------------------------------------------------------------------------ opaque values in shuffles
