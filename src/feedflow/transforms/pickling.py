@@ -2,8 +2,9 @@
 
 Frozen, slotted dataclasses pickle through ``dataclasses._dataclass_getstate/_setstate``, which call
 ``dataclasses.fields()`` and ``object.__setattr__`` per field in Python: about 60% of an Article's
-encode+decode time. Here each record class is reduced to ``(cls, field values)`` instead, rebuilt by
-its own ``__init__`` (same values, same validation), registered with :mod:`copyreg` once per process
+encode+decode time. Here each record class is reduced to ``(cls, field values)`` instead (an Article
+with its paragraphs as value tuples, :func:`_reduce_article`), rebuilt by its own ``__init__`` (same
+values, same validation), registered with :mod:`copyreg` once per process
 on import of :mod:`feedflow.transforms.base` (so on every Beam worker that runs a feedflow DoFn).
 The pickled bytes stay plain pickle: any process that imports feedflow can read them.
 """
