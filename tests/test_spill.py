@@ -178,10 +178,10 @@ def test_verify_reads_paired_signatures_from_spill_files_as_from_the_pairs(tmp_p
     assert edges(VerifyPairFn(0.7, spilled=True), files) == direct
 
 
-def test_attach_reads_mentions_from_spill_files_as_from_the_pairs(tmp_path: Path) -> None:
-    """Entities attached from a side input of spill files of ``(article_id, mentions)`` are those
-    attached from the pairs themselves; an article's mentions may be split across files, and an article
-    in another language passes untagged."""
+def test_attach_reads_mentions_from_spill_files(tmp_path: Path) -> None:
+    """Entities attached from a side input of spill files of ``(article_id, mentions)``: an article's
+    mentions may be split across files, one with none is tagged with none, and an article in another
+    language passes untagged."""
     import datetime
 
     from feedflow.config import NerConfig
@@ -204,19 +204,14 @@ def test_attach_reads_mentions_from_spill_files_as_from_the_pairs(tmp_path: Path
         ("a", (("Berlin", "LOC", 31), ("Biden", "PERSON", 39))),  # a's second piece, in the other file
     ]
     files = [_spill(tmp_path, [to_blob(p) for p in pairs[:2]]), _spill(tmp_path, [to_blob(pairs[2])])]
-    articles = [article("a", "en"), article("b", "en"), article("c", "en"), article("d", "de")]
-
-    def attached(fn: MentionsFromSideInputFn, side: Any) -> list[Article]:
-        found = [out for a in articles for out in fn.process(a, side)]
-        fn.finish_bundle()
-        return found
-
-    direct = attached(MentionsFromSideInputFn(NerConfig()), pairs)
-    assert [(e.entity, e.mentions) for e in direct[0].entities] == [
-        ("Joe Biden", 2),
-        ("Angela Merkel", 1),
-        ("Berlin", 1),
+    fn = MentionsFromSideInputFn(NerConfig())
+    found = [out for a in ("a", "b", "c") for out in fn.process(article(a, "en"), files)]
+    found += list(fn.process(article("d", "de"), files))
+    fn.finish_bundle()
+    assert [(e.entity, e.label, e.mentions, e.first_offset) for e in found[0].entities] == [
+        ("Joe Biden", "PERSON", 2, 0),
+        ("Angela Merkel", "PERSON", 1, 14),
+        ("Berlin", "LOC", 1, 31),
     ]
-    assert [e.entity for e in direct[1].entities] == ["Berlin"] and direct[2].entities == ()
-    assert [a.entities_tagged for a in direct] == [True, True, True, False]
-    assert attached(MentionsFromSideInputFn(NerConfig(), spilled=True), files) == direct
+    assert [e.entity for e in found[1].entities] == ["Berlin"] and found[2].entities == ()
+    assert [a.entities_tagged for a in found] == [True, True, True, False]

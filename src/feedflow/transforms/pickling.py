@@ -29,11 +29,16 @@ RECORDS: tuple[type, ...] = (
 )  # fmt: skip
 
 
-def _reducer(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
+def _init_fields(cls: type) -> list[str]:
+    """The field names of ``cls``, in ``__init__``'s order; every field must be one (rebuilt from values)."""
     names = [f.name for f in dataclasses.fields(cls) if f.init]
     if len(names) != len(dataclasses.fields(cls)):
         raise TypeError(f"{cls.__name__} has fields outside __init__: it cannot be rebuilt from its values")
-    values = attrgetter(*names)
+    return names
+
+
+def _reducer(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
+    values = attrgetter(*_init_fields(cls))
 
     def reduce(record: Any) -> tuple[type, tuple[Any, ...]]:
         return cls, values(record)
@@ -41,10 +46,10 @@ def _reducer(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
     return reduce
 
 
-_ARTICLE_FIELDS = [f.name for f in dataclasses.fields(Article)]
+_ARTICLE_FIELDS = _init_fields(Article)
 _PARAGRAPHS_AT = _ARTICLE_FIELDS.index("paragraphs")
 _article_values = attrgetter(*_ARTICLE_FIELDS)
-_paragraph_values = attrgetter(*[f.name for f in dataclasses.fields(Paragraph)])
+_paragraph_values = attrgetter(*_init_fields(Paragraph))
 
 
 def _reduce_article(article: Article) -> tuple[Callable[..., Article], tuple[Any, ...]]:

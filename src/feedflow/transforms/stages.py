@@ -43,6 +43,7 @@ from feedflow.core.entities import EntityTagger
 from feedflow.core.neardup import NearDupConfig
 from feedflow.core.readers import expand_input, read_input
 from feedflow.core.schemas import load_schemas
+from feedflow.core.spill import SpillFile
 from feedflow.core.tagging import (
     TopicStep,
     entity_pieces,
@@ -312,14 +313,13 @@ class AttachEntitiesFn(beam.DoFn):
 
 
 class MentionsFromSideInputFn(beam.DoFn):
-    """Article → the article with its entities, its pieces' mentions looked up in a side input of
-    ``(article_id, mentions)`` (indexed once per bundle); an article in another language than the
-    model's passes as it is (``entities_tagged`` false). One output for both, so no Flatten after it
-    (the in-process runner would hold every article there before writing)."""
+    """Article → the article with its entities, its pieces' mentions looked up in a side input of spill
+    files of ``(article_id, mentions)`` (read and indexed once per bundle); an article in another
+    language than the model's passes as it is (``entities_tagged`` false). One output for both, so no
+    Flatten after it (the in-process runner would hold every article there before writing)."""
 
-    def __init__(self, config: NerConfig, spilled: bool = False) -> None:
+    def __init__(self, config: NerConfig) -> None:
         self._config = config
-        self._spilled = spilled  # the side input is spill files of the pairs, not the pairs
         self._tagged = Metrics.counter(NAMESPACE, "TagEntities.tagged")
         self._watch = Stopwatch("AttachEntities")  # the folding, apart from the model's time
         self._index = SideIndex()
@@ -327,12 +327,12 @@ class MentionsFromSideInputFn(beam.DoFn):
     def finish_bundle(self) -> None:
         self._index.clear()
 
-    def process(self, article: Article, mentions: Iterable[tuple[str, Any]]) -> Iterator[Article]:
+    def process(self, article: Article, mention_files: Iterable[SpillFile]) -> Iterator[Article]:
         if not wants_entities(article, self._config):
             yield article
             return
         with self._watch:
-            found = self._index.of(mentions, spilled_records if self._spilled else None).get(article.article_id, ())
+            found = self._index.of(mention_files, spilled_records).get(article.article_id, ())
             tagged = with_mentions(article, (m for ms in found for m in ms))
         self._tagged.inc()
         yield tagged
@@ -363,13 +363,12 @@ class TagEntities(beam.PTransform[PCollection[Any], Any]):
             | "BatchPieces" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
             | "TagPieces" >> beam.ParDo(TagPiecesFn(self._config))
         )
-        if not keyed:  # every article waits in the spill files; other languages pass through Attach
+        if self._spill_dir is not None:  # every article waits in spill files; other languages pass Attach
             # The mentions reach Attach as spill files too: as records, the in-process runner would keep
             # them, and a copy in its state, to the end of the run, and measure their deep size on the
             # way (py-spy, 5k articles: ~0.2 ms an article; 2k A/B: CPU outside the model 10.1 → 9.3 s).
-            assert self._spill_dir is not None
             mention_files = spill_each([mentions], "Mentions", self._spill_dir)
-            fn = MentionsFromSideInputFn(self._config, spilled=True)
+            fn = MentionsFromSideInputFn(self._config)
             source, attach = spill_before([split[KEYED]], "Attach", self._spill_dir, fn)
             attached: PCollection[Any] = source | "Attach" >> beam.ParDo(attach, pvalue.AsIter(mention_files))
             return attached
