@@ -183,7 +183,7 @@ def test_the_float32_language_table_scores_exactly_as_the_packaged_float16_one(p
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=700), st.booleans())
-def test_the_windowed_automaton_walk_scores_any_text_as_py3langids_loop(text: str, as_bytes: bool) -> None:
+def test_the_compiled_windowed_walk_scores_any_text_as_py3langids_loop(text: str, as_bytes: bool) -> None:
     """Any characters (scripts, controls, surrogates), as text or as UTF-8 bytes: same language and
     probability as the stock identifier, and the same raw scores bit for bit."""
     from feedflow.core.language import _identifier

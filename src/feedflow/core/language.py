@@ -57,42 +57,39 @@ tests/test_fastpaths.py, which fails for a model where this no longer holds)."""
 
 
 class _WindowedIdentifier(LanguageIdentifier):  # type: ignore[misc]  # py3langid has no type hints
-    """py3langid's identifier with its raw scores (``_raw_score``) computed by numpy, not a Python loop.
+    """py3langid's identifier with its raw scores (``_raw_score``) computed by a compiled loop, not a
+    Python one.
 
     py3langid walks its byte-n-gram automaton one byte at a time in Python (~100 µs for a 600-character
-    sample: most of the skip path's language identification). Because the automaton is synchronised after
-    ``SYNC_BYTES`` bytes, the state after byte *i* is the state reached from the start by bytes
-    *i−5 … i* alone, so all positions advance together: six array gathers (~20 µs). The features are then
-    counted in order of first appearance, as py3langid's ``Counter`` holds them, and scored by the same
-    numpy expression over the same table: the scores, so every language and probability, are
-    bit-identical (tests/test_fastpaths.py). Relies on py3langid 0.4's layout (pinned in pyproject)."""
+    sample: most of the skip path's language identification) and counts the features it meets in a
+    ``Counter``. :func:`feedflow.core.kernels.automaton_features` reaches the same states (windowed:
+    the automaton is synchronised after ``SYNC_BYTES`` bytes) and makes the same count (distinct
+    features in order of first appearance, as the ``Counter`` holds them), compiled. The features are
+    then scored by the same numpy expression over the same table, so the scores, and every language and
+    probability, are bit-identical (tests/test_fastpaths.py). Relies on py3langid 0.4's layout (pinned
+    in pyproject)."""
 
     __slots__ = ("_walk",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        from feedflow.core.kernels import automaton_features  # numba: imported where it runs (workers)
+
         self._walk = (
+            automaton_features,
             np.frombuffer(self.tk_nextmove, dtype=np.uint32),  # a view: 9.8M moves, 39 MB not copied
             np.asarray(self._rowbase, dtype=np.intp),
             np.asarray(self.tk_output, dtype=np.intp),
         )
 
     def _raw_score(self, text: bytes) -> npt.NDArray[np.float32]:
-        moves, rows, outputs = self._walk
-        data = np.frombuffer(text, dtype=np.uint8).astype(np.intp)
-        length = len(data)
-        states = np.zeros(length, dtype=np.intp)
-        for back in range(min(SYNC_BYTES, length) - 1, 0, -1):  # position p reads byte p - back (if any)
-            states[back:] = moves[rows[states[back:]] + data[: length - back]]
-        features = outputs[moves[rows[states] + data]]
-        features = features[features >= 0]
-        if not len(features):
+        features, moves, rows, outputs = self._walk
+        found, counts = features(np.frombuffer(text, dtype=np.uint8), moves, rows, outputs, SYNC_BYTES)
+        if not len(found):
             empty: npt.NDArray[np.float32] = super()._raw_score(b"")  # py3langid's no-feature scores
             return empty
-        found, first, counts = np.unique(features, return_index=True, return_counts=True)
-        order = np.argsort(first)
-        weights = np.log1p(counts[order].astype(np.float32))
-        scores: npt.NDArray[np.float32] = weights @ self.nb_ptc[found[order]] + self.nb_pc
+        weights = np.log1p(counts.astype(np.float32))
+        scores: npt.NDArray[np.float32] = weights @ self.nb_ptc[found] + self.nb_pc
         return scores
 
 

@@ -2,7 +2,8 @@
 
 Two articles are near-duplicates when the Jaccard similarity of their bodies' word shingles is at
 least ``NearDupConfig.threshold`` (default 0.7, chosen from the evaluation's precision/recall curve: see
-README). Everything here is pure Python + numpy; the Beam wrappers in :mod:`feedflow.transforms.dedup`
+README). Everything here is pure Python + numpy, with two compiled loops (:mod:`feedflow.core.kernels`,
+numba); the Beam wrappers in :mod:`feedflow.transforms.dedup`
 decide what is grouped with what.
 
 Signature
@@ -10,8 +11,8 @@ Signature
     boilerplate already removed) is normalized with :func:`feedflow.core.dedup.normalize_for_dedup`
     (accents, case, digits, punctuation folded), cut into overlapping ``SHINGLE_WORDS``-word shingles
     (5), and each shingle is hashed to 64 bits with
-    a polynomial hash over its UTF-8 bytes (vectorized with numpy: prefix sums, no Python loop per
-    word) followed by the splitmix64 finalizer. ``NUM_PERM`` = 128 hash functions
+    a polynomial hash over its UTF-8 bytes (prefix sums, one compiled pass over the bytes) followed by
+    the splitmix64 finalizer. ``NUM_PERM`` = 128 hash functions
     ``h_k(x) = splitmix64(x XOR seed_k)`` (fixed seeds) give the signature: for each k, the top 32
     bits of ``min_x h_k(x)``, stored as a signed int32 (``articles.minhash``). The estimate of the
     Jaccard similarity of two bodies is the fraction of equal positions. Identical normalized bodies
@@ -71,8 +72,6 @@ Signature = npt.NDArray[np.uint32]
 _POLY = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime: odd, so invertible modulo 2**64
 _POLY_INV = np.uint64(pow(0x100000001B3, -1, 2**64))
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_SPACE = 0x20
-_CHUNK = 1024  # shingles per (NUM_PERM × chunk) block: bounds memory for very long bodies
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,32 +127,15 @@ def candidate_probability(similarity: float, bands: int, rows: int) -> float:
 
 
 class MinHasher:
-    """Signatures of texts. Holds the power tables of the polynomial hash, grown on demand, and the
-    signature's work arrays, reused from text to text (per instance: build one per worker in
-    ``DoFn.setup()``)."""
+    """Signatures of texts, computed by the compiled loops of :mod:`feedflow.core.kernels` (build one
+    per worker in ``DoFn.setup()``; it holds only its shingle width and the kernels)."""
 
     def __init__(self, shingle_words: int = SHINGLE_WORDS) -> None:
+        from feedflow.core.kernels import minhash, shingle_hashes  # numba: imported where it runs (workers)
+
         self._n = shingle_words
-        self._pow: U64 = np.ones(1, dtype=np.uint64)
-        self._ipow: U64 = np.ones(1, dtype=np.uint64)
-        self._work: U64 = np.empty(0, dtype=np.uint64)
-        self._scratch: U64 = np.empty(0, dtype=np.uint64)
-
-    def _powers(self, length: int) -> tuple[U64, U64]:
-        if len(self._pow) < length:
-            size = max(length, 2 * len(self._pow))
-            self._pow = np.concatenate(([np.uint64(1)], np.cumprod(np.full(size - 1, _POLY, dtype=np.uint64))))
-            self._ipow = np.concatenate(([np.uint64(1)], np.cumprod(np.full(size - 1, _POLY_INV, dtype=np.uint64))))
-        return self._pow[:length], self._ipow[:length]
-
-    def _matrices(self, rows: int, columns: int) -> tuple[U64, U64]:
-        """Two ``rows × columns`` work arrays, views of buffers kept between calls: a fresh array per
-        signature (~300 KB, past malloc's mmap threshold) cost a page fault per page, every time."""
-        size = rows * columns
-        if len(self._work) < size:
-            self._work = np.empty(size, dtype=np.uint64)
-            self._scratch = np.empty(size, dtype=np.uint64)
-        return self._work[:size].reshape(rows, columns), self._scratch[:size].reshape(rows, columns)
+        self._shingle_hashes = shingle_hashes
+        self._minhash = minhash
 
     def _hashes(self, paragraphs: Sequence[str]) -> U64:
         """The 64-bit hashes of a body's shingles in text order, repeats included (empty when it has
@@ -165,22 +147,8 @@ class MinHasher:
         if not normalized:
             return np.empty(0, dtype=np.uint64)
         data = np.frombuffer(normalized.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-        spaces = np.flatnonzero(data == _SPACE)
-        if len(spaces) + 1 < self._n:
-            return np.empty(0, dtype=np.uint64)
-        length = len(data)
-        power, inverse = self._powers(length)
-        # prefix[i] = sum_{j < i} (byte_j + 1) * P**j  (mod 2**64)
-        prefix = np.zeros(length + 1, dtype=np.uint64)
-        np.cumsum((data.astype(np.uint64) + np.uint64(1)) * power, dtype=np.uint64, out=prefix[1:])
-        starts = np.concatenate(([0], spaces + 1))
-        ends = np.concatenate((spaces, [length]))
-        width = self._n
-        first = starts[: len(starts) - width + 1]
-        last = ends[width - 1 :]
-        # hash of bytes [first, last) = (prefix[last] - prefix[first]) / P**first: position-free
-        hashes = (prefix[last] - prefix[first]) * inverse[first]
-        return _splitmix64_inplace(hashes ^ np.uint64(width))
+        hashes: U64 = self._shingle_hashes(data, self._n, _POLY, _POLY_INV)
+        return hashes
 
     def shingles(self, paragraphs: Sequence[str]) -> U64:
         """The distinct 64-bit shingle hashes of a body (empty when it has fewer words than a shingle)."""
@@ -194,13 +162,8 @@ class MinHasher:
         hashes = self._hashes(paragraphs)  # repeated shingles change no minimum: no need to dedup them
         if not len(hashes):
             return None
-        seeds = _SEEDS[start:stop, None]
-        low = np.full(len(seeds), np.iinfo(np.uint64).max, dtype=np.uint64)
-        for first in range(0, len(hashes), _CHUNK):
-            block = hashes[first : first + _CHUNK]
-            work, scratch = self._matrices(len(seeds), len(block))
-            np.bitwise_xor(block[None, :], seeds, out=work)
-            np.minimum(low, _splitmix64_inplace(work, scratch).min(axis=1), out=low)
+        low = np.full(max(stop - start, 0), np.iinfo(np.uint64).max, dtype=np.uint64)
+        self._minhash(hashes, _SEEDS[start:stop], low)
         signature: Signature = (low >> np.uint64(32)).astype(np.uint32)
         return signature
 

@@ -1,0 +1,157 @@
+"""Compiled inner loops (numba): the few places where the skip path walks every byte or every
+(shingle × hash function) pair, which numpy can only do as a dozen full passes over temporary arrays.
+
+Each kernel computes exactly what the numpy expression it replaced computed (unsigned 64-bit
+arithmetic wraps in both; tests/test_kernels.py compares them with plain-Python definitions), so stored
+values (MinHash signatures, language scores) do not change.
+
+Compilation: ``cache=True`` keeps the machine code beside this file (``__pycache__``, or numba's user
+cache directory when that is read-only), so a process pays ~0.3 s to load it instead of ~1 s to compile
+it. The first call in a process does that; it is part of a worker's startup, like loading the models.
+Nothing here holds state: every array a kernel writes is passed in or returned.
+
+numba mixes ``uint64`` with a plain ``int`` into ``float64``; every constant below is therefore a
+``np.uint64`` and every byte is widened to ``np.uint64`` before arithmetic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+U64 = npt.NDArray[np.uint64]
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_ONE = np.uint64(1)
+_SPACE = np.uint8(0x20)
+
+
+@njit(cache=True, nogil=True)
+def _mix(x: np.uint64) -> np.uint64:
+    """splitmix64's finalizer (Vigna), as ``feedflow.core.neardup.splitmix64``."""
+    x ^= x >> _S30
+    x *= _M1
+    x ^= x >> _S27
+    x *= _M2
+    x ^= x >> _S31
+    return x
+
+
+@njit(cache=True, nogil=True)
+def shingle_hashes(data: npt.NDArray[np.uint8], width: int, poly: np.uint64, poly_inv: np.uint64) -> U64:
+    """The hash of every ``width``-word window of ``data`` (words separated by single 0x20 bytes), in
+    text order, repeats included; empty when there are fewer than ``width`` words.
+
+    A window's hash is ``splitmix64(H ^ width)`` where ``H = sum_j (byte_j + 1) * poly**j`` over its
+    bytes (j counted from the window's first byte, modulo 2**64), computed from prefix sums:
+    ``H = (prefix[end] - prefix[start]) * poly_inv**start``."""
+    length = data.shape[0]
+    words = 1
+    for i in range(length):
+        if data[i] == _SPACE:
+            words += 1
+    if words < width:
+        return np.empty(0, dtype=np.uint64)
+    prefix = np.empty(length + 1, dtype=np.uint64)
+    starts = np.empty(words, dtype=np.int64)
+    ends = np.empty(words, dtype=np.int64)
+    scale = np.empty(words, dtype=np.uint64)  # poly_inv ** start of each word
+    starts[0] = 0
+    scale[0] = _ONE
+    acc = np.uint64(0)
+    power = _ONE
+    inverse = _ONE
+    word = 0
+    for i in range(length):
+        prefix[i] = acc
+        byte = data[i]
+        acc += (np.uint64(byte) + _ONE) * power
+        power *= poly
+        inverse *= poly_inv  # now poly_inv ** (i + 1)
+        if byte == _SPACE:
+            ends[word] = i
+            word += 1
+            starts[word] = i + 1
+            scale[word] = inverse
+    prefix[length] = acc
+    ends[word] = length
+    count = words - width + 1
+    out = np.empty(count, dtype=np.uint64)
+    tag = np.uint64(width)
+    for s in range(count):
+        out[s] = _mix(((prefix[ends[s + width - 1]] - prefix[starts[s]]) * scale[s]) ^ tag)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def minhash(hashes: U64, seeds: U64, low: U64) -> None:
+    """``low[k] = min(low[k], min_x splitmix64(x ^ seeds[k]))`` over every ``x`` in ``hashes``: one
+    pass, no temporaries (the inner loop over the seeds vectorizes)."""
+    count = seeds.shape[0]
+    for i in range(hashes.shape[0]):
+        value = hashes[i]
+        for k in range(count):
+            mixed = _mix(value ^ seeds[k])
+            if mixed < low[k]:
+                low[k] = mixed
+
+
+@njit(cache=True, nogil=True)
+def automaton_features(
+    data: npt.NDArray[np.uint8],
+    moves: npt.NDArray[np.uint32],
+    rows: npt.NDArray[np.intp],
+    outputs: npt.NDArray[np.intp],
+    sync: int,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+    """py3langid's byte-n-gram automaton walked over ``data`` from its start state: the features it
+    emits (``outputs[state] >= 0`` after each byte), distinct, in order of first appearance, with how
+    often each appeared (the order in which py3langid's ``Counter`` holds them).
+
+    The automaton forgets its past after ``sync`` bytes (see ``feedflow.core.language.SYNC_BYTES``), so
+    the state after byte *p* is the state reached from the start by bytes *p − sync + 1 … p* alone. The
+    walk advances every position one byte per pass: within a pass no load waits for another, so the
+    table's cache misses overlap (a plain byte-by-byte walk waits for each miss in turn; ~45 µs an
+    article slower inside the pipeline, where the 39 MB table is rarely in cache)."""
+    length = data.shape[0]
+    states = np.zeros(length, dtype=np.intp)
+    for back in range(min(sync, length) - 1, 0, -1):  # position p reads byte p - back (if any)
+        for p in range(back, length):
+            states[p] = moves[rows[states[p]] + data[p - back]]
+    features = np.empty(length, dtype=np.intp)
+    found = 0
+    for p in range(length):
+        feature = outputs[moves[rows[states[p]] + data[p]]]
+        if feature >= 0:
+            features[found] = feature
+            found += 1
+    # distinct features in order of first appearance: an open-addressing table (linear probing) maps a
+    # feature to its slot in ``distinct``/``counts``
+    size = 16
+    while size < 2 * found:
+        size *= 2
+    table = np.full(size, -1, dtype=np.int64)
+    distinct = np.empty(found, dtype=np.intp)
+    counts = np.empty(found, dtype=np.int64)
+    used = 0
+    for j in range(found):
+        feature = features[j]
+        slot = (feature * 0x9E3779B1) & (size - 1)
+        while True:
+            index = table[slot]
+            if index < 0:
+                table[slot] = used
+                distinct[used] = feature
+                counts[used] = 1
+                used += 1
+                break
+            if distinct[index] == feature:
+                counts[index] += 1
+                break
+            slot = (slot + 1) & (size - 1)
+    return distinct[:used], counts[:used]
