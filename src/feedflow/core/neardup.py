@@ -157,8 +157,8 @@ class MinHasher:
 
     def signature(self, paragraphs: Sequence[str], start: int = 0, stop: int = NUM_PERM) -> Signature | None:
         """The body's MinHash signature (``NUM_PERM`` uint32), or None for a body shorter than a shingle.
-        ``start``/``stop`` compute only those positions of it (``signature(p)[start:stop]``): a story
-        sketch first, the rest later when the body has not changed (see :func:`sign`)."""
+        ``start``/``stop`` compute only those positions of it (``signature(p)[start:stop]``): the rest of
+        a signature whose first values are already known (see :func:`sign`)."""
         hashes = self._hashes(paragraphs)  # repeated shingles change no minimum: no need to dedup them
         if not len(hashes):
             return None
@@ -173,9 +173,10 @@ def sign(article: Article, hasher: MinHasher, size: int = NUM_PERM) -> Article:
 
     Values already there are kept and only the missing ones computed: whatever changes the body clears
     ``minhash`` (see :func:`feedflow.core.boilerplate.mark`), so values still set belong to the current
-    body. Boilerplate counting needs only a story sketch (the first values) of the body before
-    boilerplate is removed; signing that much first and the rest after removal costs an article whose
-    body changes 32 + 128 hash functions instead of 128 + 128 (its body is still shingled twice)."""
+    body. The pipeline signs each body in full before boilerplate counting (which reads only the first
+    values, the story sketch) and again only when boilerplate removal changed it: shingling the body
+    (normalizing and hashing its words) costs more than all 128 hash functions, so an article is
+    shingled once unless its body changes."""
     have = len(article.minhash)
     if have >= size:
         return article

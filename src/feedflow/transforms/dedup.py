@@ -41,7 +41,6 @@ from apache_beam.metrics.metric import Metrics
 from apache_beam.pvalue import PCollection
 
 from feedflow.core.boilerplate import (
-    SKETCH_SIZE,
     BoilerplateConfig,
     Evidence,
     KeyCounter,
@@ -129,10 +128,13 @@ EVIDENCE = "evidence"
 
 
 class EvidenceFn(beam.DoFn):
-    """Article → the article with its story sketch (main output: the first ``SKETCH_SIZE`` values of
-    its signature, completed downstream by ``SignArticlesFn`` when the body does not change), and its
-    evidence as one record (``evidence``: see :func:`feedflow.core.boilerplate.article_evidence`) when
-    it has any."""
+    """Article → the article with its body's whole MinHash signature (main output; its first
+    ``SKETCH_SIZE`` values (core.boilerplate) are the story sketch, and ``SignArticlesFn`` keeps the
+    signature when the body does not change), and its evidence as one record (``evidence``: see
+    :func:`feedflow.core.boilerplate.article_evidence`) when it has any.
+
+    The whole signature, not only the sketch: shingling the body costs far more than the hash functions
+    (compiled), so signing once here saves most articles a second shingling in ``SignArticlesFn``."""
 
     def __init__(self, config: BoilerplateConfig) -> None:
         self._config = config
@@ -145,7 +147,7 @@ class EvidenceFn(beam.DoFn):
     def process(self, article: Article) -> Iterator[Any]:
         assert self._hasher is not None, "setup() was not called"
         with self._watch:
-            signed = sign(article, self._hasher, SKETCH_SIZE)
+            signed = sign(article, self._hasher)
             record = article_evidence(signed, self._config)
         yield signed
         if record[2]:
