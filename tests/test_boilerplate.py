@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from feedflow.core.neardup import MinHasher, to_stored
 from feedflow.core.neardup import sign as sign_with
 from feedflow.core.schemas import load_schemas
 from feedflow.model import Article, RawArticle
-from feedflow.transforms.dedup import SmallestEvidenceFn
+from feedflow.transforms.dedup import EvidenceFn, SmallestEvidenceFn
 
 CONFIG = BoilerplateConfig()
 FOOTER = "Follow the Harbour Gazette on social media for breaking news from the coast."
@@ -99,6 +100,26 @@ def test_evidence_is_first_copies_of_long_paragraphs_with_one_sketch_per_article
     assert signature is not None and items[0][1][1] == to_stored(signature)[:SKETCH_SIZE]
 
 
+def test_the_builder_signs_the_body_it_built() -> None:
+    # in-article repeats (any case) and paragraphs with no words are not part of the signed body
+    paragraphs = [*sentences(2, 3), sentences(2, 3)[0].upper(), "— !", "Short one here."]
+    article = build(paragraphs, "https://g.example/signed")
+    signature = MinHasher().signature(article.body)
+    assert signature is not None and article.minhash == to_stored(signature)
+    assert article.minhash != to_stored(MinHasher().signature(paragraphs))  # type: ignore[arg-type]
+    assert build(["Four words only here."], "https://g.example/short").minhash == ()
+
+
+def test_evidence_signs_only_an_article_whose_signature_was_cleared() -> None:
+    # e.g. --fetch-articles replaced the body after the builder signed it (core.enrich clears minhash)
+    fn = EvidenceFn(CONFIG)
+    fn.setup()
+    built = build([*sentences(3, 3), FOOTER], "https://g.example/page")
+    assert next(iter(fn.process(built))) is built
+    signed = next(iter(fn.process(replace(built, minhash=()))))
+    assert isinstance(signed, Article) and signed.minhash == built.minhash
+
+
 # ---------------------------------------------------------------------------------------- counting
 
 
@@ -162,24 +183,22 @@ def test_mark_removes_boilerplate_from_the_body_and_flags_every_paragraph() -> N
     assert unmarked.text == article.text and unmarked.minhash == article.minhash
 
 
-def test_a_sketch_is_completed_to_the_whole_signature_or_signed_afresh_when_mark_changes_the_body() -> None:
-    """EvidenceFn signs only the story sketch; SignArticlesFn completes it. That is right only because
+def test_the_builders_signature_is_kept_or_signed_afresh_when_mark_changes_the_body() -> None:
+    """The builder signs the body; SignArticlesFn keeps that signature. That is right only because
     mark() clears the values when it removes paragraphs: both paths must end at the final body's
     whole signature."""
     hasher = MinHasher()
     article = build([*sentences(7), FOOTER], "https://gazette.example/sketch")
-    sketched = sign_with(article, hasher, SKETCH_SIZE)
-    whole = sign_with(article, hasher)
-    assert len(sketched.minhash) == SKETCH_SIZE and sketched.minhash == sketch_of(whole.minhash)
-    assert sign_with(whole, hasher) is whole  # a whole signature is kept as it is
+    whole = MinHasher().signature(article.body)
+    assert whole is not None and article.minhash == to_stored(whole)
+    assert sign_with(article, hasher) is article  # a signature is kept as it is
 
-    unchanged = mark(sketched, [], CONFIG)  # no boilerplate: the sketch stays and is completed
-    assert unchanged.minhash == sketched.minhash
-    assert sign_with(unchanged, hasher).minhash == whole.minhash
+    unchanged = mark(article, [], CONFIG)  # no boilerplate: the signature stays
+    assert sign_with(unchanged, hasher).minhash == article.minhash
 
-    changed = mark(sketched, [key_hash(FOOTER)], CONFIG)  # the footer goes: a fresh signature
+    changed = mark(article, [key_hash(FOOTER)], CONFIG)  # the footer goes: a fresh signature
     assert changed.boilerplate_paragraphs == 1 and changed.minhash == ()
-    assert sign_with(changed, hasher).minhash == sign(build(sentences(7), "https://gazette.example/x")).minhash
+    assert sign_with(changed, hasher).minhash == build(sentences(7), "https://gazette.example/x").minhash
 
 
 def test_an_article_is_never_emptied() -> None:

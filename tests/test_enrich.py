@@ -37,9 +37,10 @@ FETCHER = PageFetcher(ReadConfig(fetch=FetchConfig(read_timeout=2, allow_private
 
 def test_the_page_text_becomes_the_body_and_the_feed_hash_stays(http_server: Any) -> None:
     url = http_server.route("/story", PAGE, headers={"Content-Type": "text/html"})
-    before = article(url)
+    before = replace(article(url), minhash=(1, 2, 3))  # as signed by the builder, from the feed's text
     after = FETCHER(before)
     assert after.page_status == "ok"
+    assert after.minhash == ()  # that signature was of the feed's text, not of the page's
     assert len(after.body) == 5 and after.body[0].startswith("First, the storm reached the coast")
     assert "Share this article" not in after.text and "Home" not in after.text
     assert after.content_hash == before.content_hash  # the next poll still recognises the entry

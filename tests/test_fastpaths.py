@@ -40,11 +40,15 @@ def test_no_text_of_ascii_and_safe_typography_is_bad_for_ftfy() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(["A caption.", "a  CAPTION", "Body 12 text!", "Café été", "Other."]), max_size=8))
+@given(
+    st.lists(st.sampled_from(["A caption.", "a  CAPTION", "Body 12 text!", "Café été", "Other.", "— !"]), max_size=8)
+)
 def test_dedup_with_hash_is_dedup_paragraphs_and_content_hash_of_the_body(texts: list[str]) -> None:
-    paragraphs, digest = dedup_with_hash(texts)
+    paragraphs, digest, normalized = dedup_with_hash(texts)
     assert paragraphs == dedup_paragraphs(texts)
-    assert digest == content_hash([p.text for p in paragraphs if p.duplicate_of is None])
+    body = [p.text for p in paragraphs if p.duplicate_of is None]
+    assert digest == content_hash(body)
+    assert normalized == " ".join(key for key in map(normalize_for_dedup, body) if key)
 
 
 @settings(max_examples=1000, deadline=None)

@@ -1,4 +1,5 @@
-"""RawArticle → Article: clean the body, dedup its paragraphs, identify it, detect its language.
+"""RawArticle → Article: clean the body, dedup its paragraphs, identify it, detect its language, sign
+its body (MinHash, for near-duplicates: signed here because the paragraph keys already normalize it).
 
 Rejections (reason → meaning):
 
@@ -18,16 +19,20 @@ from feedflow.core.excerpt import excerpt
 from feedflow.core.html import html_to_paragraphs
 from feedflow.core.identity import SourceNamer, article_id, canonical_url
 from feedflow.core.language import LanguageConfig, LanguageDetector
+from feedflow.core.neardup import MinHasher, to_stored
 from feedflow.model import Article, RawArticle, Rejection
 
 
 @dataclass(frozen=True, slots=True)
 class BuildConfig:
-    """What the article builder needs: cleaning rules, language settings and the run's start time."""
+    """What the article builder needs: cleaning rules, language settings, the run's start time, and
+    whether to sign bodies (``sign``: only a run that removes boilerplate or marks near-duplicates
+    needs signatures)."""
 
     run_started: datetime
     clean: CleanConfig = field(default_factory=CleanConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
+    sign: bool = True
 
 
 class ArticleBuilder:
@@ -37,6 +42,7 @@ class ArticleBuilder:
         self._config = config
         self._sources = SourceNamer()
         self._languages = LanguageDetector(config.language)
+        self._hasher = MinHasher() if config.sign else None
 
     def body_paragraphs(self, raw: RawArticle) -> list[str]:
         if raw.html:
@@ -62,7 +68,8 @@ class ArticleBuilder:
         title = clean_title(raw.title)
         feed_url = raw.feed_url
         source = self._sources.source(raw.source, url, canonical_url(feed_url) or None, raw.input)
-        dedup, digest = dedup_with_hash(paragraphs)
+        dedup, digest, normalized = dedup_with_hash(paragraphs)
+        signature = self._hasher.signature_of_normalized(normalized) if self._hasher else None
         body = [p.text for p in dedup if p.duplicate_of is None]
         summary = None
         if raw.summary:
@@ -84,4 +91,5 @@ class ArticleBuilder:
             content_hash=digest,
             language=self._languages.detect(title, body, raw.language_hint),
             language_hint=raw.language_hint,
+            minhash=to_stored(signature) if signature is not None else (),
         )

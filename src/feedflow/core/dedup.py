@@ -93,11 +93,13 @@ def dedup_paragraphs(texts: Sequence[str]) -> tuple[Paragraph, ...]:
     return dedup_with_hash(texts)[0]
 
 
-def dedup_with_hash(texts: Sequence[str]) -> tuple[tuple[Paragraph, ...], str]:
-    """:func:`dedup_paragraphs` and the :func:`content_hash` of the deduplicated body, normalizing
-    each paragraph once (the normalization is most of the cost of both)."""
+def dedup_with_hash(texts: Sequence[str]) -> tuple[tuple[Paragraph, ...], str, str]:
+    """:func:`dedup_paragraphs`, the :func:`content_hash` of the deduplicated body and the body's
+    normalized text (the non-empty dedup keys of its first copies, joined by spaces: what a MinHash
+    signature shingles), normalizing each paragraph once (the normalization is most of the cost)."""
     first: dict[int, int] = {}
     out: list[Paragraph] = []
+    keys: list[str] = []
     digest = hashlib.blake2b(digest_size=16)
     for position, text in enumerate(texts):
         normalized = normalize_for_dedup(text)
@@ -108,7 +110,9 @@ def dedup_with_hash(texts: Sequence[str]) -> tuple[tuple[Paragraph, ...], str]:
             first[key] = position
             digest.update(normalized.encode("utf-8", "surrogatepass"))
             digest.update(b"\n")
-    return tuple(out), digest.hexdigest()
+            if normalized:
+                keys.append(normalized)
+    return tuple(out), digest.hexdigest(), " ".join(keys)
 
 
 def content_hash(paragraphs: Sequence[str]) -> str:

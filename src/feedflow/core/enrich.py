@@ -53,6 +53,7 @@ class PageFetcher:
         return replace(
             article,
             paragraphs=dedup_paragraphs(paragraphs),
+            minhash=(),  # the builder's signature was of the feed's text: the body is the page's now
             page_status="ok",
             authors=article.authors or page.authors,
             published_at=article.published_at or page.published,

@@ -143,7 +143,9 @@ class MinHasher:
         # The key of the joined body, built paragraph by paragraph (the same string: the key maps each
         # character on its own and collapses runs of separators; tests/test_fastpaths.py): one non-ASCII
         # paragraph then takes the slow path alone instead of taking the whole body with it.
-        normalized = " ".join(key for key in map(normalize_for_dedup, paragraphs) if key)
+        return self._hashes_of(" ".join(key for key in map(normalize_for_dedup, paragraphs) if key))
+
+    def _hashes_of(self, normalized: str) -> U64:
         if not normalized:
             return np.empty(0, dtype=np.uint64)
         data = np.frombuffer(normalized.encode("utf-8", "surrogatepass"), dtype=np.uint8)
@@ -155,33 +157,35 @@ class MinHasher:
         result: U64 = np.unique(self._hashes(paragraphs))
         return result
 
-    def signature(self, paragraphs: Sequence[str], start: int = 0, stop: int = NUM_PERM) -> Signature | None:
-        """The body's MinHash signature (``NUM_PERM`` uint32), or None for a body shorter than a shingle.
-        ``start``/``stop`` compute only those positions of it (``signature(p)[start:stop]``): the rest of
-        a signature whose first values are already known (see :func:`sign`)."""
-        hashes = self._hashes(paragraphs)  # repeated shingles change no minimum: no need to dedup them
-        if not len(hashes):
+    def signature(self, paragraphs: Sequence[str]) -> Signature | None:
+        """The body's MinHash signature (``NUM_PERM`` uint32), or None for a body shorter than a shingle."""
+        return self._signature(self._hashes(paragraphs))
+
+    def signature_of_normalized(self, normalized: str) -> Signature | None:
+        """:meth:`signature` of a body given as its normalized text, the non-empty dedup keys of its
+        paragraphs joined by spaces (as :func:`feedflow.core.dedup.dedup_with_hash` returns it)."""
+        return self._signature(self._hashes_of(normalized))
+
+    def _signature(self, hashes: U64) -> Signature | None:
+        if not len(hashes):  # repeated shingles change no minimum: no need to dedup them
             return None
-        low = np.full(max(stop - start, 0), np.iinfo(np.uint64).max, dtype=np.uint64)
-        self._minhash(hashes, _SEEDS[start:stop], low)
+        low = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
+        self._minhash(hashes, _SEEDS, low)
         signature: Signature = (low >> np.uint64(32)).astype(np.uint32)
         return signature
 
 
-def sign(article: Article, hasher: MinHasher, size: int = NUM_PERM) -> Article:
-    """The article with the first ``size`` values of its current body's signature in ``minhash``.
+def sign(article: Article, hasher: MinHasher) -> Article:
+    """The article with its current body's signature in ``minhash`` (as it is when it has one).
 
-    Values already there are kept and only the missing ones computed: whatever changes the body clears
-    ``minhash`` (see :func:`feedflow.core.boilerplate.mark`), so values still set belong to the current
-    body. The pipeline signs each body in full before boilerplate counting (which reads only the first
-    values, the story sketch) and again only when boilerplate removal changed it: shingling the body
-    (normalizing and hashing its words) costs more than all 128 hash functions, so an article is
-    shingled once unless its body changes."""
-    have = len(article.minhash)
-    if have >= size:
+    The article builder signs each body as it builds it (from the normalized text it makes for the
+    paragraph keys: :meth:`MinHasher.signature_of_normalized`), and whatever changes the body clears
+    ``minhash`` (see :func:`feedflow.core.boilerplate.mark`): so values still set belong to the current
+    body, and this computes a signature only for a body that boilerplate removal changed."""
+    if article.minhash:
         return article
-    signature = hasher.signature(article.body, have, size)
-    return replace(article, minhash=article.minhash + to_stored(signature)) if signature is not None else article
+    signature = hasher.signature(article.body)
+    return replace(article, minhash=to_stored(signature)) if signature is not None else article
 
 
 def to_stored(signature: Signature) -> tuple[int, ...]:

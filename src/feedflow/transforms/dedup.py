@@ -128,13 +128,10 @@ EVIDENCE = "evidence"
 
 
 class EvidenceFn(beam.DoFn):
-    """Article → the article with its body's whole MinHash signature (main output; its first
-    ``SKETCH_SIZE`` values (core.boilerplate) are the story sketch, and ``SignArticlesFn`` keeps the
-    signature when the body does not change), and its evidence as one record (``evidence``: see
-    :func:`feedflow.core.boilerplate.article_evidence`) when it has any.
-
-    The whole signature, not only the sketch: shingling the body costs far more than the hash functions
-    (compiled), so signing once here saves most articles a second shingling in ``SignArticlesFn``."""
+    """Article → itself, signed (main output: the first ``SKETCH_SIZE`` values of its signature are its
+    story sketch), and its evidence as one record (``evidence``: see
+    :func:`feedflow.core.boilerplate.article_evidence`) when it has any. The article builder signs
+    bodies already; only an article whose body was replaced since (``--fetch-articles``) is signed here."""
 
     def __init__(self, config: BoilerplateConfig) -> None:
         self._config = config
@@ -343,8 +340,8 @@ MEMBERS = "members"
 
 
 class SignArticlesFn(beam.DoFn):
-    """Article → the same article with its body's MinHash signature (one MinHasher per worker; the
-    values of a sketch signed upstream are kept when the body did not change: only the rest is computed)."""
+    """Article → the same article with its body's MinHash signature (one MinHasher per worker): kept
+    as the article builder signed it when boilerplate removal left the body as it was, else computed."""
 
     def __init__(self) -> None:
         self._hasher: MinHasher | None = None

@@ -433,7 +433,7 @@ class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
         self._narrow = narrow_history
         self._lookup = lookup
         self._spill_dir = spill_dir if lookup else None
-        self._build = build
+        self._build = replace(build, sign=boilerplate is not None or near_dup is not None)
         self._topics = topics
         self._entities = entities
         self._boilerplate = boilerplate
