@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import pickletools
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 
 import numpy as np
@@ -103,16 +104,19 @@ def test_long_enough_fast_path_matches_the_key_word_count(text: str, min_words: 
     assert long_enough(text, config) == _long_enough_reference(text, config)
 
 
+_ARTICLE = Article(
+    article_id="a1", input="in", locator="line 1", kind="json", url="https://x.example/1", source="x.example",
+    feed_url=None, title="T", authors=("A",), published_at=None, fetched_at=datetime(2024, 1, 1, tzinfo=UTC),
+    summary=None,
+    paragraphs=(Paragraph(0, "Hello world.", 5, None, False), Paragraph(1, "Hello world!", 5, 0, None)),
+    content_hash="h", language="en", entities=(Entity("World", "LOC", 1, ("world",), 6),),
+    topics=(TopicScore("medtop:1", "x", 0.5, ("y",)),), entities_tagged=True, minhash=(1, -2),
+)  # fmt: skip
+
+
 def test_records_pickle_to_equal_records_through_the_registered_reducers() -> None:
     pickling.register()
-    article = Article(
-        article_id="a1", input="in", locator="line 1", kind="json", url="https://x.example/1", source="x.example",
-        feed_url=None, title="T", authors=("A",), published_at=None,
-        fetched_at=__import__("datetime").datetime(2024, 1, 1, tzinfo=__import__("datetime").UTC), summary=None,
-        paragraphs=(Paragraph(0, "Hello world.", 5, None, False), Paragraph(1, "Hello world!", 5, 0, None)),
-        content_hash="h", language="en", entities=(Entity("World", "LOC", 1, ("world",), 6),),
-        topics=(TopicScore("medtop:1", "x", 0.5, ("y",)),), entities_tagged=True, minhash=(1, -2),
-    )  # fmt: skip
+    article = _ARTICLE
     data = pickle.dumps(article, pickle.HIGHEST_PROTOCOL)
     assert pickle.loads(data) == article
     # rebuilt by the constructor from its values (REDUCE), not by dataclasses' per-field state (BUILD)
@@ -123,6 +127,25 @@ def test_records_pickle_to_equal_records_through_the_registered_reducers() -> No
     assert [type(p) for p in pickle.loads(data).paragraphs] == [Paragraph, Paragraph]
     bare = replace(article, paragraphs=())
     assert pickle.loads(pickle.dumps(bare, pickle.HIGHEST_PROTOCOL)) == bare
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.sampled_from([UTC, None])),
+    st.one_of(st.none(), st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5, minutes=-30))]))),
+)
+def test_an_articles_dates_round_trip_exactly_with_their_time_zone(
+    fetched: datetime, published: datetime | None
+) -> None:
+    """UTC dates travel as integers of microseconds; any other date (naive, another zone) as it is."""
+    pickling.register()
+    article = replace(_ARTICLE, fetched_at=fetched, published_at=published)
+    back = pickle.loads(pickle.dumps(article, pickle.HIGHEST_PROTOCOL))
+    assert (back.fetched_at, back.published_at) == (fetched, published)
+    assert back.fetched_at.tzinfo == fetched.tzinfo and (back.fetched_at.tzinfo is UTC) == (fetched.tzinfo is UTC)
+    assert (back.published_at.tzinfo if back.published_at else None) == (published.tzinfo if published else None)
+    if fetched.tzinfo is UTC:
+        assert b"datetime" not in pickle.dumps(replace(article, published_at=None), pickle.HIGHEST_PROTOCOL)
 
 
 def test_the_core_records_that_cross_shuffles_pickle_through_the_reducers_too() -> None:

@@ -15,6 +15,7 @@ import copyreg
 import dataclasses
 import pickle
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
@@ -48,25 +49,40 @@ def _reducer(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
 
 _ARTICLE_FIELDS = _init_fields(Article)
 _PARAGRAPHS_AT = _ARTICLE_FIELDS.index("paragraphs")
+_DATES_AT = (_ARTICLE_FIELDS.index("published_at"), _ARTICLE_FIELDS.index("fetched_at"))
 _article_values = attrgetter(*_ARTICLE_FIELDS)
 _paragraph_values = attrgetter(*_init_fields(Paragraph))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _utc_micros(value: Any) -> Any:
+    """A UTC datetime as an int of microseconds since the epoch (exact); anything else as it is. A
+    datetime pickles through its reduce and its tzinfo's: ~3 µs a date each way, twice an article."""
+    if type(value) is datetime and value.tzinfo is UTC:
+        return (value - _EPOCH) // _MICROSECOND
+    return value
 
 
 def _reduce_article(article: Article) -> tuple[Callable[..., Article], tuple[Any, ...]]:
-    """An Article with its paragraphs as plain value tuples: one rebuild call for all of them instead
-    of a reduce and a REDUCE per paragraph (an article has ~13): a round trip of a real article
-    51 → 37 µs, and each article makes three or four (the spill files before each side-input step)."""
-    values = _article_values(article)
-    return _rebuild_article, (
-        (*values[:_PARAGRAPHS_AT], None, *values[_PARAGRAPHS_AT + 1 :]),
-        tuple(map(_paragraph_values, article.paragraphs)),
-    )
+    """An Article with its paragraphs as plain value tuples (one rebuild call for all of them instead
+    of a reduce and a REDUCE per paragraph: an article has ~13) and its UTC dates as integers: a round
+    trip of a real article 51 → 37 µs for the paragraphs, 41.7 → 35.1 for the dates, and each article
+    makes three or four (the spill files before each side-input step)."""
+    values = list(_article_values(article))
+    values[_PARAGRAPHS_AT] = None
+    for at in _DATES_AT:
+        values[at] = _utc_micros(values[at])
+    return _rebuild_article, (tuple(values), tuple(map(_paragraph_values, article.paragraphs)))
 
 
 def _rebuild_article(values: tuple[Any, ...], paragraphs: tuple[tuple[Any, ...], ...]) -> Article:
     """The Article of :func:`_reduce_article`, built by its own ``__init__`` (and each Paragraph by its)."""
     rebuilt = list(values)
     rebuilt[_PARAGRAPHS_AT] = tuple([Paragraph(*p) for p in paragraphs])
+    for at in _DATES_AT:
+        if type(rebuilt[at]) is int:
+            rebuilt[at] = _EPOCH + rebuilt[at] * _MICROSECOND
     return Article(*rebuilt)
 
 
