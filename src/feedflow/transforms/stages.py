@@ -489,8 +489,8 @@ class WritePartsFn(beam.DoFn):
 
 class ArticleRowsFn(beam.DoFn):
     """Article → its table rows (articles, paragraphs, entities), as one element: a row per element
-    cost the runner ~10 µs each on its way to the writer and the counter (a 20k-article run has ~260k
-    paragraph rows, and ~450k entity rows more with entities)."""
+    cost the runner ~1.6 µs a row on its way to the writer and the counter (measured in a bare
+    pipeline), ~0.4 CPU s for the ~264k rows of a 20k-article skip run, more with ~450k entity rows."""
 
     def __init__(self, run_id: str, partition_by: Sequence[str]) -> None:
         self._run_id = run_id
