@@ -3,6 +3,10 @@ not change when the way of computing them does."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -100,3 +104,20 @@ def test_a_signature_value_pinned_from_the_definition() -> None:
     expected = [min(python_mix(h ^ int(seed)) for h in hashes) >> 32 for seed in _SEEDS]
     signature = MinHasher().signature(["The storm hit the coast on May"])
     assert signature is not None and signature.tolist() == expected
+
+
+def test_the_kernels_work_where_numba_finds_no_cache_directory() -> None:
+    # A read-only install with no writable home: numba raises "no locator available" for cache=True.
+    # Simulated by allowing only the IPython locator (None outside IPython), read when numba is imported.
+    code = (
+        "from feedflow.core.neardup import MinHasher\n"
+        "from feedflow.core.language import LanguageDetector\n"
+        "print(MinHasher().signature(['the storm hit the coast on may']).tolist()[:4])\n"
+        "print(LanguageDetector().detect('Storm', ['The storm hit the coast on Monday night.']))\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_LOCATOR_CLASSES": "IPythonCacheLocator"}
+    found = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert found.returncode == 0, found.stderr[-2000:]
+    signature = MinHasher().signature(["the storm hit the coast on may"])
+    assert signature is not None
+    assert found.stdout.split("\n")[:2] == [str(signature.tolist()[:4]), "en"]

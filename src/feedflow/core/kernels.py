@@ -5,9 +5,11 @@ Each kernel computes exactly what the numpy expression it replaced computed (uns
 arithmetic wraps in both; tests/test_kernels.py compares them with plain-Python definitions), so stored
 values (MinHash signatures, language scores) do not change.
 
-Compilation: ``cache=True`` keeps the machine code beside this file (``__pycache__``, or numba's user
+Compilation: numba's cache keeps the machine code beside this file (``__pycache__``, or numba's user
 cache directory when that is read-only), so a process pays ~0.3 s to load it instead of ~1 s to compile
 it. The first call in a process does that; it is part of a worker's startup, like loading the models.
+Where no cache directory is writable at all (a read-only install and no writable home), numba refuses
+to cache; the kernels are then compiled in each process instead (:func:`_compiled`), never an error.
 Nothing here holds state: every array a kernel writes is passed in or returned.
 
 numba mixes ``uint64`` with a plain ``int`` into ``float64``; every constant below is therefore a
@@ -16,9 +18,25 @@ numba mixes ``uint64`` with a plain ``int`` into ``float64``; every constant bel
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
 import numpy as np
 import numpy.typing as npt
 from numba import njit
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _compiled(function: _F) -> _F:
+    """``function`` compiled by numba (``nogil``), its machine code cached on disk where numba finds a
+    writable place for it (it raises RuntimeError "no locator available" where it finds none)."""
+    try:
+        compiled = njit(cache=True, nogil=True)(function)
+    except RuntimeError:
+        compiled = njit(cache=False, nogil=True)(function)
+    return cast(_F, compiled)  # called like the Python function it compiles
+
 
 U64 = npt.NDArray[np.uint64]
 
@@ -31,7 +49,7 @@ _ONE = np.uint64(1)
 _SPACE = np.uint8(0x20)
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _mix(x: np.uint64) -> np.uint64:
     """splitmix64's finalizer (Vigna), as ``feedflow.core.neardup.splitmix64``."""
     x ^= x >> _S30
@@ -42,7 +60,7 @@ def _mix(x: np.uint64) -> np.uint64:
     return x
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def shingle_hashes(data: npt.NDArray[np.uint8], width: int, poly: np.uint64, poly_inv: np.uint64) -> U64:
     """The hash of every ``width``-word window of ``data`` (words separated by single 0x20 bytes), in
     text order, repeats included; empty when there are fewer than ``width`` words.
@@ -88,7 +106,7 @@ def shingle_hashes(data: npt.NDArray[np.uint8], width: int, poly: np.uint64, pol
     return out
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def minhash(hashes: U64, seeds: U64, low: U64) -> None:
     """``low[k] = min(low[k], min_x splitmix64(x ^ seeds[k]))`` over every ``x`` in ``hashes``: one
     pass, no temporaries (the inner loop over the seeds vectorizes)."""
@@ -101,7 +119,7 @@ def minhash(hashes: U64, seeds: U64, low: U64) -> None:
                 low[k] = mixed
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def automaton_features(
     data: npt.NDArray[np.uint8],
     moves: npt.NDArray[np.uint32],
