@@ -433,6 +433,7 @@ class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
         self._narrow = narrow_history
         self._lookup = lookup
         self._spill_dir = spill_dir if lookup else None
+        # the builder signs bodies only for the steps that read signatures (whatever ``build`` said)
         self._build = replace(build, sign=boilerplate is not None or near_dup is not None)
         self._topics = topics
         self._entities = entities
