@@ -74,8 +74,10 @@ def _words_at_least(count: int) -> re.Pattern[str]:
     """Matches where ``count`` words of the dedup key follow one another (:func:`normalize_for_dedup`
     splits at every run of ``[\\W_]``): one search instead of a match object per word (1.3 → 0.6 µs
     a paragraph). A match may only start at a word's first character, so a long text without enough
-    words is scanned from each word start at most, not from every character (linear, not quadratic)."""
-    return re.compile(r"(?<![^\W_])(?:[^\W_]+[\W_]+){" + str(count - 1) + r"}[^\W_]")
+    words is scanned from each word start at most, not from every character (linear, not quadratic);
+    the runs are possessive (the two classes are complements, so giving characters back never helps),
+    so a failed attempt does not back off through a long run character by character."""
+    return re.compile(r"(?<![^\W_])(?:[^\W_]++[\W_]++){" + str(count - 1) + r"}[^\W_]")
 
 
 @dataclass(frozen=True, slots=True)
