@@ -16,7 +16,13 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from feedflow.core.boilerplate import BoilerplateConfig, long_enough
 from feedflow.core.clean import SAFE_TYPOGRAPHY, _clean_general, clean_line, fold_line, folds_longer_than
-from feedflow.core.dedup import content_hash, dedup_paragraphs, dedup_with_hash, normalize_for_dedup
+from feedflow.core.dedup import (
+    content_hash,
+    dedup_paragraphs,
+    dedup_with_hash,
+    normalize_for_dedup,
+    normalized_body,
+)
 from feedflow.model import Article, Entity, Paragraph, TopicScore
 from feedflow.transforms import pickling
 
@@ -49,7 +55,7 @@ def test_dedup_with_hash_is_dedup_paragraphs_and_content_hash_of_the_body(texts:
     assert paragraphs == dedup_paragraphs(texts)
     body = [p.text for p in paragraphs if p.duplicate_of is None]
     assert digest == content_hash(body)
-    assert normalized == " ".join(key for key in map(normalize_for_dedup, body) if key)
+    assert normalized == normalized_body(body)
 
 
 @settings(max_examples=1000, deadline=None)
@@ -81,11 +87,11 @@ def test_dedup_with_hash_is_dedup_paragraphs_and_content_hash_of_the_body(texts:
     )
 )
 def test_the_key_of_a_joined_body_is_the_join_of_its_paragraphs_keys(paragraphs: list[str]) -> None:
-    """MinHasher shingles the joined body's key, built per paragraph (so that one non-ASCII paragraph
-    does not send the whole body down the slow path): it must be the key of the joined text. Combining
+    """normalized_body (what MinHasher shingles) builds the joined body's key per paragraph (so that one
+    non-ASCII paragraph does not send the whole body down the slow path): it must be the key of the
+    joined text. Combining
     marks at a paragraph's start, case folding that grows a character, digits, separators."""
-    per_paragraph = " ".join(key for key in map(normalize_for_dedup, paragraphs) if key)
-    assert per_paragraph == normalize_for_dedup(" ".join(paragraphs))
+    assert normalized_body(paragraphs) == normalize_for_dedup(" ".join(paragraphs))
 
 
 def _long_enough_reference(text: str, config: BoilerplateConfig) -> bool:

@@ -68,10 +68,10 @@ WORD = st.text(alphabet=st.sampled_from("abcxyz09éß€"), min_size=1, max_size
 @example(["storm"], 1)
 def test_shingle_hashes_are_the_definition(words: list[str], width: int) -> None:
     data = " ".join(words).encode()
-    if not data:
-        return
     got = shingle_hashes(np.frombuffer(data, dtype=np.uint8), width, _POLY, _POLY_INV).tolist()
-    assert got == python_shingles(data, width) == numpy_shingles(data, width)
+    assert got == python_shingles(data, width)
+    if data:  # the replaced numpy code was never given an empty text (it cannot build its power tables)
+        assert got == numpy_shingles(data, width)
 
 
 def test_shingle_hashes_of_a_long_text_match_the_replaced_numpy_code() -> None:

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feedflow.core.dedup import normalized_body
 from feedflow.core.neardup import (
     NUM_PERM,
     BandTable,
@@ -281,7 +282,7 @@ def test_any_signature_is_the_definition(body: list[list[str]]) -> None:
         return
     expected = [int(splitmix64(distinct ^ seed).min() >> np.uint64(32)) for seed in _SEEDS]
     assert found is not None and found.tolist() == expected
-    assert _ONE_HASHER.signature_of_normalized(" ".join(p for p in paragraphs if p)).tolist() == expected  # type: ignore[union-attr]
+    assert _ONE_HASHER.signature_of_normalized(normalized_body(paragraphs)).tolist() == expected  # type: ignore[union-attr]
 
 
 def test_splitmix64_is_the_published_mixer() -> None:

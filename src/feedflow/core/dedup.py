@@ -93,10 +93,17 @@ def dedup_paragraphs(texts: Sequence[str]) -> tuple[Paragraph, ...]:
     return dedup_with_hash(texts)[0]
 
 
+def normalized_body(paragraphs: Sequence[str]) -> str:
+    """A body's normalized text, what its MinHash signature shingles: the non-empty dedup keys of its
+    paragraphs joined by spaces (the same string as the key of the joined body, made paragraph by
+    paragraph so that one non-ASCII paragraph alone takes the slow path; tests/test_fastpaths.py)."""
+    return " ".join(key for key in map(normalize_for_dedup, paragraphs) if key)
+
+
 def dedup_with_hash(texts: Sequence[str]) -> tuple[tuple[Paragraph, ...], str, str]:
-    """:func:`dedup_paragraphs`, the :func:`content_hash` of the deduplicated body and the body's
-    normalized text (the non-empty dedup keys of its first copies, joined by spaces: what a MinHash
-    signature shingles), normalizing each paragraph once (the normalization is most of the cost)."""
+    """:func:`dedup_paragraphs`, the :func:`content_hash` of the deduplicated body and the
+    :func:`normalized_body` of the deduplicated body, normalizing each paragraph once (the
+    normalization is most of the cost of all three)."""
     first: dict[int, int] = {}
     out: list[Paragraph] = []
     keys: list[str] = []

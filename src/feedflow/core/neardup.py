@@ -55,7 +55,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from feedflow.core.dataset import parquet_source
-from feedflow.core.dedup import normalize_for_dedup
+from feedflow.core.dedup import normalized_body
 from feedflow.model import Article
 
 #: Hash functions per signature (the length of ``articles.minhash``).
@@ -140,10 +140,7 @@ class MinHasher:
     def _hashes(self, paragraphs: Sequence[str]) -> U64:
         """The 64-bit hashes of a body's shingles in text order, repeats included (empty when it has
         fewer words than a shingle)."""
-        # The key of the joined body, built paragraph by paragraph (the same string: the key maps each
-        # character on its own and collapses runs of separators; tests/test_fastpaths.py): one non-ASCII
-        # paragraph then takes the slow path alone instead of taking the whole body with it.
-        return self._hashes_of(" ".join(key for key in map(normalize_for_dedup, paragraphs) if key))
+        return self._hashes_of(normalized_body(paragraphs))
 
     def _hashes_of(self, normalized: str) -> U64:
         if not normalized:
@@ -162,8 +159,8 @@ class MinHasher:
         return self._signature(self._hashes(paragraphs))
 
     def signature_of_normalized(self, normalized: str) -> Signature | None:
-        """:meth:`signature` of a body given as its normalized text, the non-empty dedup keys of its
-        paragraphs joined by spaces (as :func:`feedflow.core.dedup.dedup_with_hash` returns it)."""
+        """:meth:`signature` of a body given as its :func:`~feedflow.core.dedup.normalized_body` (as
+        :func:`feedflow.core.dedup.dedup_with_hash` returns it)."""
         return self._signature(self._hashes_of(normalized))
 
     def _signature(self, hashes: U64) -> Signature | None:
