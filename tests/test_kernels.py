@@ -8,11 +8,21 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from feedflow.core.kernels import minhash, shingle_hashes
-from feedflow.core.neardup import _POLY, _POLY_INV, _SEEDS, MinHasher, splitmix64
+from feedflow.core.neardup import (
+    _POLY,
+    _POLY_INV,
+    _SEEDS,
+    MinHasher,
+    _band_seeds,
+    band_keys,
+    band_keys_many,
+    splitmix64,
+)
 
 MASK = 2**64 - 1
 
@@ -104,6 +114,38 @@ def test_a_signature_value_pinned_from_the_definition() -> None:
     expected = [min(python_mix(h ^ int(seed)) for h in hashes) >> 32 for seed in _SEEDS]
     signature = MinHasher().signature(["The storm hit the coast on May"])
     assert signature is not None and signature.tolist() == expected
+
+
+def python_band_keys(signature: list[int], bands: int, rows: int) -> list[int]:
+    """The definition: band b's key starts at its seed and mixes in each of its rows' low 32 bits in
+    turn; stored as a signed 64-bit integer."""
+    keys = []
+    for band, seed in enumerate(_band_seeds(bands, rows).tolist()):
+        key = seed
+        for value in signature[band * rows : (band + 1) * rows]:
+            key = python_mix(key ^ (value & 0xFFFFFFFF))
+        keys.append(key - 2**64 if key >= 2**63 else key)
+    return keys
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.integers(-(2**31), 2**31 - 1), min_size=128, max_size=140),
+    st.sampled_from([(32, 4), (16, 8), (128, 1), (5, 20), (1, 1)]),
+)
+def test_band_keys_are_the_definition_and_the_numpy_code(signature: list[int], banding: tuple[int, int]) -> None:
+    bands, rows = banding
+    keys = band_keys(signature, bands, rows)
+    assert keys == python_band_keys(signature, bands, rows)
+    assert keys == band_keys_many(np.asarray([signature], dtype=np.int64), bands, rows)[0].tolist()
+    # raw (uint32) and stored (int32) forms of the same signature give the same keys
+    raw = np.asarray(signature, dtype=np.int64).astype(np.uint32)
+    assert band_keys(raw, bands, rows) == keys
+
+
+def test_band_keys_refuse_a_short_signature() -> None:
+    with pytest.raises(ValueError, match="too short"):
+        band_keys([1] * 127, 32, 4)
 
 
 def test_the_kernels_work_where_numba_finds_no_cache_directory() -> None:

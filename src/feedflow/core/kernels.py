@@ -173,3 +173,21 @@ def automaton_features(
                 break
             slot = (slot + 1) & (size - 1)
     return distinct[:used], counts[:used]
+
+
+_LOW32 = np.int64(0xFFFFFFFF)
+
+
+@_compiled
+def band_keys(signature: npt.NDArray[np.int64], seeds: U64, rows: int) -> U64:
+    """One key per band of a signature (stored or raw values, as int64): band ``b`` starts from
+    ``seeds[b]`` and, for each of its ``rows`` values ``v`` in order, becomes ``splitmix64(key ^ (v &
+    0xFFFFFFFF))`` (as ``feedflow.core.neardup.band_keys_many``, one signature, no temporaries)."""
+    bands = seeds.shape[0]
+    out = np.empty(bands, dtype=np.uint64)
+    for band in range(bands):
+        key = seeds[band]
+        for row in range(rows):
+            key = _mix(key ^ np.uint64(signature[band * rows + row] & _LOW32))
+        out[band] = key
+    return out
