@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pickle
 import pickletools
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, replace
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 
 import numpy as np
+import pytest
 from ftfy.badness import BADNESS_RE, is_bad
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -152,6 +153,34 @@ def test_an_articles_dates_round_trip_exactly_with_their_time_zone(
     assert (back.published_at.tzinfo if back.published_at else None) == (published.tzinfo if published else None)
     if fetched.tzinfo is UTC:
         assert b"datetime" not in pickle.dumps(replace(article, published_at=None), pickle.HIGHEST_PROTOCOL)
+
+
+def test_the_slot_builder_makes_what_the_constructor_makes_and_only_where_that_is_all_it_does() -> None:
+    from dataclasses import dataclass, fields
+
+    build = pickling._slot_builder(Article)
+    values = [getattr(_ARTICLE, f.name) for f in fields(Article)]
+    rebuilt = build(*values)
+    assert type(rebuilt) is Article and rebuilt == _ARTICLE and hash(rebuilt.paragraphs) == hash(_ARTICLE.paragraphs)
+    paragraph = pickling._slot_builder(Paragraph)(3, "text", -7, 1, True)
+    assert paragraph == Paragraph(3, "text", -7, 1, True)
+    with pytest.raises(FrozenInstanceError):
+        paragraph.text = "changed"  # type: ignore[misc]  # the point: still frozen
+
+    @dataclass(frozen=True, slots=True)
+    class Checked:
+        value: int
+
+        def __post_init__(self) -> None:
+            if self.value < 0:
+                raise ValueError("negative")
+
+    @dataclass(frozen=True)
+    class Unslotted:
+        value: int
+
+    # a class whose __init__ does more than store (or that has no slots) keeps its own constructor
+    assert pickling._slot_builder(Checked) is Checked and pickling._slot_builder(Unslotted) is Unslotted
 
 
 def test_the_core_records_that_cross_shuffles_pickle_through_the_reducers_too() -> None:

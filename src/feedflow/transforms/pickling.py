@@ -4,7 +4,8 @@ Frozen, slotted dataclasses pickle through ``dataclasses._dataclass_getstate/_se
 ``dataclasses.fields()`` and ``object.__setattr__`` per field in Python: about 60% of an Article's
 encode+decode time. Here each record class is reduced to ``(cls, field values)`` instead (an Article
 with its paragraphs as value tuples, :func:`_reduce_article`), rebuilt by its own ``__init__`` (same
-values, same validation), registered with :mod:`copyreg` once per process
+values, same validation; an Article and its paragraphs by an equivalent faster builder,
+:func:`_slot_builder`), registered with :mod:`copyreg` once per process
 on import of :mod:`feedflow.transforms.base` (so on every Beam worker that runs a feedflow DoFn).
 The pickled bytes stay plain pickle: any process that imports feedflow can read them.
 """
@@ -47,11 +48,33 @@ def _reducer(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
     return reduce
 
 
+def _slot_builder(cls: type) -> Callable[..., Any]:
+    """A function ``(*values) -> record`` that makes what ``cls(*values)`` makes, about twice as fast
+    for a class whose ``__init__`` only stores its arguments (a frozen, slotted dataclass without
+    ``__post_init__``): a new instance and one slot write per field through the slot's own descriptor,
+    where the generated ``__init__`` looks each name up for ``object.__setattr__`` (Paragraph 1.07 →
+    0.57 µs; an Article is rebuilt with its ~13 paragraphs from each of its three or four spill files).
+    Any other class is returned as it is (its ``__init__`` may check or derive)."""
+    names = _init_fields(cls)
+    if hasattr(cls, "__post_init__") or getattr(cls, "__slots__", None) != tuple(names):
+        return cls
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    scope.update({f"set{i}": getattr(cls, name).__set__ for i, name in enumerate(names)})
+    values = ", ".join(f"v{i}" for i in range(len(names)))
+    writes = "".join(f"    set{i}(record, v{i})\n" for i in range(len(names)))
+    # generated as dataclasses generate __init__: the code is made here from the field names alone
+    exec(f"def build({values}):\n    record = new(cls)\n{writes}    return record\n", scope)
+    built: Callable[..., Any] = scope["build"]
+    return built
+
+
 _ARTICLE_FIELDS = _init_fields(Article)
 _PARAGRAPHS_AT = _ARTICLE_FIELDS.index("paragraphs")
 _DATES_AT = (_ARTICLE_FIELDS.index("published_at"), _ARTICLE_FIELDS.index("fetched_at"))
 _article_values = attrgetter(*_ARTICLE_FIELDS)
 _paragraph_values = attrgetter(*_init_fields(Paragraph))
+_new_paragraph = _slot_builder(Paragraph)
+_new_article = _slot_builder(Article)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -77,13 +100,15 @@ def _reduce_article(article: Article) -> tuple[Callable[..., Article], tuple[Any
 
 
 def _rebuild_article(values: tuple[Any, ...], paragraphs: tuple[tuple[Any, ...], ...]) -> Article:
-    """The Article of :func:`_reduce_article`, built by its own ``__init__`` (and each Paragraph by its)."""
+    """The Article of :func:`_reduce_article`, made as its own ``__init__`` makes it (and each
+    Paragraph as its does): :func:`_slot_builder`."""
     rebuilt = list(values)
-    rebuilt[_PARAGRAPHS_AT] = tuple([Paragraph(*p) for p in paragraphs])
+    rebuilt[_PARAGRAPHS_AT] = tuple([_new_paragraph(*p) for p in paragraphs])
     for at in _DATES_AT:
         if type(rebuilt[at]) is int:
             rebuilt[at] = _EPOCH + rebuilt[at] * _MICROSECOND
-    return Article(*rebuilt)
+    article: Article = _new_article(*rebuilt)
+    return article
 
 
 def register() -> None:
