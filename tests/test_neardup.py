@@ -22,6 +22,7 @@ from feedflow.core.neardup import (
     MinHasher,
     NearDupConfig,
     SigRecord,
+    _stored_jaccard,
     band_keys,
     bucket_pairs,
     candidate_probability,
@@ -323,6 +324,29 @@ def test_committed_signatures_are_kept_exactly_when_a_band_key_is_wanted(tmp_pat
     assert kept([band_keys(b, bands, rows)[0]]) == ["b", "short"]
     assert kept([]) == ["short"]
     assert [r.article_id for r in read_committed_signatures(str(path))] == ["a", "b", "short", "longer"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-(2**31), 2**31 - 1), min_size=1, max_size=40),
+    st.lists(st.booleans(), min_size=40, max_size=40),
+    st.integers(-(2**31), 2**31 - 1),
+)
+def test_stored_signatures_are_compared_as_jaccard_estimate_compares_them(
+    values: list[int], keep: list[bool], other: int
+) -> None:
+    a = tuple(values)
+    b = tuple(v if kept else other for v, kept in zip(values, keep, strict=False))
+    assert _stored_jaccard(a, b) == jaccard_estimate(a, b)
+    assert _stored_jaccard(a, a) == 1.0
+    with pytest.raises(ValueError, match="equal length"):
+        _stored_jaccard(a, (*a, 1))
+    # verify() compares stored forms: the same edge as with the general estimate
+    later = SigRecord("b", (1, 0, 2, "b"), b)
+    earlier = SigRecord("a", (1, 0, 1, "a"), a)
+    edge = verify([later], [earlier], 0.5)
+    estimate = jaccard_estimate(a, b)
+    assert (edge is None) == (estimate < 0.5) and (edge is None or edge.similarity == estimate)
 
 
 # ------------------------------------------------------------------------------- band tables

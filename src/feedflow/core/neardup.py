@@ -47,6 +47,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
+from operator import eq
 
 import numpy as np
 import numpy.typing as npt
@@ -195,6 +196,16 @@ def from_stored(values: Sequence[int]) -> Signature:
     stored = np.asarray(values, dtype=np.int64).astype(np.int32)
     signature: Signature = stored.view(np.uint32)
     return signature
+
+
+def _stored_jaccard(a: Sequence[int], b: Sequence[int]) -> float:
+    """:func:`jaccard_estimate` of two signatures both in the stored form (a SigRecord's: signed int32
+    values), where equal values are equal stored values: no conversion, no mask (7.2 → 2.8 µs a pair;
+    tests/test_neardup.py checks it against :func:`jaccard_estimate`)."""
+    if len(a) != len(b) or not len(a):
+        raise ValueError("signatures must be non-empty and of equal length")
+    equal: int = sum(map(eq, a, b))
+    return equal / len(a)
 
 
 def jaccard_estimate(a: Sequence[int] | Signature, b: Sequence[int] | Signature) -> float:
@@ -358,22 +369,40 @@ class BandTable:
     def result(self) -> list[tuple[Node, Node]]:
         """Band by band (a band's keys never equal another band's: the band index is hashed into each),
         so the sort's work arrays are one band's, not the whole table's (50,000 members: ~3 MB instead
-        of ~80 MB at once)."""
+        of ~80 MB at once).
+
+        A bucket's pairs depend only on its members, and similar articles share most of their bands:
+        so each distinct bucket is expanded once. Two-member buckets (most of them) are collected as
+        one integer per member pair and made distinct by one ``np.unique`` over all bands; larger ones
+        by their member tuple (50,000 bench articles, 77,094 candidate pairs: 1.3 → ~0.4 s)."""
         if not self.orders:
             return []
         self.compact()
         table = self.keys[0]
-        found: set[tuple[Node, Node]] = set()
+        count = len(self.orders)
+        twos: list[npt.NDArray[np.int64]] = []
+        larger: set[tuple[int, ...]] = set()
         for band in range(table.shape[1]):
             keys = table[:, band]
             members = np.argsort(keys, kind="stable")
             ordered = keys[members]
             starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
             sizes = np.diff(np.concatenate((starts, [len(ordered)])))
-            shared = sizes > 1
-            for start, size in zip(starts[shared].tolist(), sizes[shared].tolist(), strict=True):
-                bucket = [self.orders[i] for i in members[start : start + size].tolist()]
-                found.update(bucket_pairs(bucket, self.max_bucket))
+            first = members[starts[sizes == 2]]
+            second = members[starts[sizes == 2] + 1]
+            twos.append(np.minimum(first, second).astype(np.int64) * count + np.maximum(first, second))
+            for start, size in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist(), strict=True):
+                larger.add(tuple(sorted(members[start : start + size].tolist())))
+        orders = self.orders
+        found: set[tuple[Node, Node]] = set()
+        pairs_of_two = self.max_bucket > 0  # bucket_pairs of two members, inline: the later one, when
+        for code in np.unique(np.concatenate(twos)).tolist():  # new, with the earlier, when another id
+            low, high = divmod(code, count)
+            earlier, later = sorted((orders[low], orders[high]))
+            if pairs_of_two and later[0] and later[3] != earlier[3]:
+                found.add((node_of(later), node_of(earlier)))
+        for bucket in larger:
+            found.update(bucket_pairs([orders[i] for i in bucket], self.max_bucket))
         return sorted(found)
 
 
@@ -384,7 +413,7 @@ def verify(later: Iterable[SigRecord], earlier: Iterable[SigRecord], threshold: 
     earlier_records = list(earlier)
     for a in later:
         for b in earlier_records:
-            score = jaccard_estimate(a.minhash, b.minhash)
+            score = _stored_jaccard(a.minhash, b.minhash)
             if best is None or score > best[0]:
                 best = (score, a.order, b.order)
     if best is None or best[0] < threshold:
