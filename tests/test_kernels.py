@@ -130,22 +130,27 @@ def python_band_keys(signature: list[int], bands: int, rows: int) -> list[int]:
 
 @settings(max_examples=150, deadline=None)
 @given(
-    st.lists(st.integers(-(2**31), 2**31 - 1), min_size=128, max_size=140),
+    st.lists(st.lists(st.integers(-(2**31), 2**31 - 1), min_size=140, max_size=140), min_size=1, max_size=4),
+    st.integers(128, 140),
     st.sampled_from([(32, 4), (16, 8), (128, 1), (5, 20), (1, 1)]),
 )
-def test_band_keys_are_the_definition_and_the_numpy_code(signature: list[int], banding: tuple[int, int]) -> None:
+def test_band_keys_are_the_definition(rows_of: list[list[int]], width: int, banding: tuple[int, int]) -> None:
+    """One signature or many at once, stored (int32) or raw (uint32) values, longer than the bands
+    need or not: every row's keys are the definition's."""
     bands, rows = banding
-    keys = band_keys(signature, bands, rows)
-    assert keys == python_band_keys(signature, bands, rows)
-    assert keys == band_keys_many(np.asarray([signature], dtype=np.int64), bands, rows)[0].tolist()
-    # raw (uint32) and stored (int32) forms of the same signature give the same keys
-    raw = np.asarray(signature, dtype=np.int64).astype(np.uint32)
-    assert band_keys(raw, bands, rows) == keys
+    signatures = [row[:width] for row in rows_of]
+    expected = [python_band_keys(signature, bands, rows) for signature in signatures]
+    assert band_keys_many(np.asarray(signatures, dtype=np.int64), bands, rows).tolist() == expected
+    assert [band_keys(signature, bands, rows) for signature in signatures] == expected
+    raw = np.asarray(signatures[0], dtype=np.int64).astype(np.uint32)
+    assert band_keys(raw, bands, rows) == expected[0]
 
 
-def test_band_keys_refuse_a_short_signature() -> None:
+def test_band_keys_refuse_a_short_signature_or_a_table() -> None:
     with pytest.raises(ValueError, match="too short"):
         band_keys([1] * 127, 32, 4)
+    with pytest.raises(ValueError, match="one row"):
+        band_keys([[1] * 128], 32, 4)
 
 
 def test_the_kernels_work_where_numba_finds_no_cache_directory() -> None:

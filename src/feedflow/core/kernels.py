@@ -179,15 +179,18 @@ _LOW32 = np.int64(0xFFFFFFFF)
 
 
 @_compiled
-def band_keys(signature: npt.NDArray[np.int64], seeds: U64, rows: int) -> U64:
-    """One key per band of a signature (stored or raw values, as int64): band ``b`` starts from
+def band_keys(signatures: npt.NDArray[np.int64], seeds: U64, rows: int) -> U64:
+    """The band keys of each row of ``signatures`` (stored or raw values, as int64; only the first
+    ``len(seeds) × rows`` of a row are read), as an ``(n, bands)`` array: band ``b`` starts from
     ``seeds[b]`` and, for each of its ``rows`` values ``v`` in order, becomes ``splitmix64(key ^ (v &
-    0xFFFFFFFF))`` (as ``feedflow.core.neardup.band_keys_many``, one signature, no temporaries)."""
+    0xFFFFFFFF))`` (``feedflow.core.neardup.band_keys_many``; one pass, no temporaries)."""
+    count = signatures.shape[0]
     bands = seeds.shape[0]
-    out = np.empty(bands, dtype=np.uint64)
-    for band in range(bands):
-        key = seeds[band]
-        for row in range(rows):
-            key = _mix(key ^ np.uint64(signature[band * rows + row] & _LOW32))
-        out[band] = key
+    out = np.empty((count, bands), dtype=np.uint64)
+    for member in range(count):
+        for band in range(bands):
+            key = seeds[band]
+            for row in range(rows):
+                key = _mix(key ^ np.uint64(signatures[member, band * rows + row] & _LOW32))
+            out[member, band] = key
     return out

@@ -43,11 +43,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from operator import eq
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -91,20 +92,15 @@ class NearDupConfig:
 
 
 def splitmix64(x: U64) -> U64:
-    """splitmix64's finalizer, elementwise on uint64 arrays (wrapping arithmetic); ``x`` is not changed."""
-    return _splitmix64_inplace(np.array(x, dtype=np.uint64))
-
-
-def _splitmix64_inplace(x: U64, scratch: U64 | None = None) -> U64:
-    """:func:`splitmix64` computed in ``x`` itself with one scratch array of x's shape (the signature's
-    inner loop runs it on a NUM_PERM × shingles matrix: no temporary per operation)."""
-    if scratch is None:
-        scratch = np.empty_like(x)
-    x ^= np.right_shift(x, np.uint64(30), out=scratch)
+    """splitmix64's finalizer, elementwise on uint64 arrays (wrapping arithmetic); ``x`` is not changed.
+    (The per-signature loops use the compiled :func:`feedflow.core.kernels._mix`; this makes the
+    constant seeds and is the tests' reference.)"""
+    x = np.array(x, dtype=np.uint64)
+    x ^= x >> np.uint64(30)
     x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= np.right_shift(x, np.uint64(27), out=scratch)
+    x ^= x >> np.uint64(27)
     x *= np.uint64(0x94D049BB133111EB)
-    x ^= np.right_shift(x, np.uint64(31), out=scratch)
+    x ^= x >> np.uint64(31)
     return x
 
 
@@ -225,33 +221,33 @@ def _band_seeds(bands: int, rows: int) -> U64:
     return seeds
 
 
+@cache
+def _band_kernel() -> Callable[[npt.NDArray[np.int64], U64, int], U64]:
+    """The compiled band-key loop, imported on first use (numba loads in the workers only) and then
+    held, so a call does not pay an import statement (~0.6 µs of a ~5 µs call)."""
+    from feedflow.core.kernels import band_keys as compiled
+
+    return cast(Callable[[npt.NDArray[np.int64], U64, int], U64], compiled)
+
+
 def band_keys(signature: Sequence[int] | Signature, bands: int, rows: int) -> list[int]:
-    """One signed 64-bit key per band; the band index is part of the key (bands never collide).
-
-    :func:`band_keys_many` of one signature, by a compiled loop (every article's keys are made once or
-    twice a run: 34 → 4.5 µs a signature; tests/test_kernels.py checks they are the same keys)."""
+    """One signed 64-bit key per band; the band index is part of the key (bands never collide)."""
     values = np.asarray(signature, dtype=np.int64)
-    if values.ndim != 1 or len(values) < bands * rows:
-        raise ValueError(f"signature of {len(values)} values is too short for {bands}×{rows} bands")
-    from feedflow.core.kernels import band_keys as compiled  # numba: imported where it runs (workers)
-
-    keys: list[int] = compiled(values, _band_seeds(bands, rows), rows).view(np.int64).tolist()
+    if values.ndim != 1:
+        raise ValueError(f"a signature is one row of values, not an array of shape {values.shape}")
+    keys: list[int] = band_keys_many(values[None, :], bands, rows)[0].tolist()
     return keys
 
 
 def band_keys_many(signatures: npt.NDArray[np.int64], bands: int, rows: int) -> npt.NDArray[np.int64]:
     """:func:`band_keys` of each row of an ``(n, num_perm)`` array of signatures (stored or raw values),
-    as an ``(n, bands)`` array."""
+    as an ``(n, bands)`` array, by a compiled loop (:func:`feedflow.core.kernels.band_keys`: one
+    signature 34 → 4.5 µs against the numpy passes it replaced; tests/test_kernels.py checks the keys
+    against their plain-Python definition)."""
     if signatures.shape[1] < bands * rows:
         raise ValueError(f"signature of {signatures.shape[1]} values is too short for {bands}×{rows} bands")
-    values = (signatures[:, : bands * rows].astype(np.int64) & 0xFFFFFFFF).astype(np.uint64)
-    grid = values.reshape(len(values), bands, rows)
-    acc = np.repeat(_band_seeds(bands, rows)[None, :], len(values), axis=0)
-    scratch = np.empty_like(acc)
-    for column in range(rows):  # in place: a signature's keys are computed for every article (~25 µs)
-        acc ^= grid[:, :, column]
-        _splitmix64_inplace(acc, scratch)
-    keys: npt.NDArray[np.int64] = acc.view(np.int64)
+    values = np.ascontiguousarray(signatures, dtype=np.int64)
+    keys: npt.NDArray[np.int64] = _band_kernel()(values, _band_seeds(bands, rows), rows).view(np.int64)
     return keys
 
 
@@ -374,7 +370,7 @@ class BandTable:
         A bucket's pairs depend only on its members, and similar articles share most of their bands:
         so each distinct bucket is expanded once. Two-member buckets (most of them) are collected as
         one integer per member pair and made distinct by one ``np.unique`` over all bands; larger ones
-        by their member tuple (50,000 bench articles, 77,094 candidate pairs: 1.3 → ~0.4 s)."""
+        by their member tuple (the 50,000-article bench run's 49,743 signatures: 1.35 → ~0.75 s)."""
         if not self.orders:
             return []
         self.compact()
@@ -388,21 +384,14 @@ class BandTable:
             ordered = keys[members]
             starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
             sizes = np.diff(np.concatenate((starts, [len(ordered)])))
-            first = members[starts[sizes == 2]]
-            second = members[starts[sizes == 2] + 1]
+            first, second = members[starts[sizes == 2]], members[starts[sizes == 2] + 1]
             twos.append(np.minimum(first, second).astype(np.int64) * count + np.maximum(first, second))
             for start, size in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist(), strict=True):
                 larger.add(tuple(sorted(members[start : start + size].tolist())))
-        orders = self.orders
+        pairs = [divmod(code, count) for code in np.unique(np.concatenate(twos)).tolist()]
         found: set[tuple[Node, Node]] = set()
-        pairs_of_two = self.max_bucket > 0  # bucket_pairs of two members, inline: the later one, when
-        for code in np.unique(np.concatenate(twos)).tolist():  # new, with the earlier, when another id
-            low, high = divmod(code, count)
-            earlier, later = sorted((orders[low], orders[high]))
-            if pairs_of_two and later[0] and later[3] != earlier[3]:
-                found.add((node_of(later), node_of(earlier)))
-        for bucket in larger:
-            found.update(bucket_pairs([orders[i] for i in bucket], self.max_bucket))
+        for bucket in (*pairs, *larger):
+            found.update(bucket_pairs([self.orders[i] for i in bucket], self.max_bucket))
         return sorted(found)
 
 
