@@ -15,9 +15,9 @@ JSON Lines), in ONE invocation so that the ratios compare runs made under the sa
 * CPU time of the whole process tree next to wall time: on a shared machine wall time depends on
   the neighbours, CPU time much less, so rates are also given per CPU second. Less, not nothing: on
   a host whose other guests share the cache and memory, the same run's CPU time has moved by up to
-  50% within minutes. ``--skip-repeats N`` runs each skip setting N times and keeps the run with the
+  50% within a quarter of an hour. ``--skip-repeats N`` runs each skip setting N times and keeps the run with the
   least CPU (as ``timeit`` advises: the least disturbed), recording every run's CPU and noting the
-  median rate next to the figure;
+  median rate next to the figure; the memory target takes the highest peak of the runs;
 * the baseline: raw spaCy ``nlp.pipe`` with the same pipeline (same model, same components, same
   batch size) over the same unique paragraphs that reach NER in the pipeline (distinct texts of the
   written bodies of tagged articles), with ``n_process`` 1 and 2, model load excluded; the ratio
@@ -300,6 +300,16 @@ def equal_model_ratio(baseline_cpu: float, outside_model_cpu: float) -> float | 
     return ratio(baseline_cpu, baseline_cpu + outside_model_cpu)
 
 
+def _highest_peak(measure: Measure) -> float:
+    """A run's peak RSS; of repeated runs the highest (memory is judged by its worst case, whichever run
+    the CPU figures came from)."""
+    return float(max(measure.result.get("repeats_peak_rss_mib") or [measure.result["peak_rss_mib"]]))
+
+
+def _peaks(measure: Measure) -> str:
+    return ", ".join(f"{p:.0f}" for p in measure.result.get("repeats_peak_rss_mib") or [measure.result["peak_rss_mib"]])
+
+
 def _target(target: str, value: float | None, met: bool, note: str) -> dict[str, Any]:
     return {"target": target, "value": value, "met": met, "note": note}
 
@@ -356,8 +366,14 @@ def targets(measures: list[Measure]) -> list[dict[str, Any]]:
         for name in ("skip", "full"):
             a, b = by.get((small, name, 1)), by.get((large, name, 1))
             if a and b:
-                value = ratio(b.result["peak_rss_mib"], a.result["peak_rss_mib"])
-                note = f"{a.result['peak_rss_mib']:.0f} → {b.result['peak_rss_mib']:.0f} MiB"
+                small_peak, large_peak = _highest_peak(a), _highest_peak(b)
+                value = ratio(large_peak, small_peak)
+                note = f"{small_peak:.0f} → {large_peak:.0f} MiB"
+                if "repeats_peak_rss_mib" in a.result or "repeats_peak_rss_mib" in b.result:
+                    note += (
+                        f"; the highest peak of each size's runs ({small:,}: {_peaks(a)} MiB; "
+                        f"{large:,}: {_peaks(b)} MiB)"
+                    )
                 what = f"peak RSS {large:,} ≤ 1.25 × {small:,} ({name}, 1 worker)"
                 out.append(_target(what, value, value is not None and value <= 1.25, note))
     return out

@@ -40,3 +40,22 @@ def test_a_repeated_skip_run_is_the_fastest_one_and_says_so_with_the_median(benc
     [target] = [t for t in bench.targets([skip]) if t["target"].startswith("--skip")]
     assert target["value"] == 142.9 and not target["met"]
     assert "fastest of 3 runs (CPU s 10.0, 12.0, 11.0), median 125 per CPU s" in target["note"]
+
+
+def test_the_memory_ratio_of_repeated_runs_takes_each_sizes_highest_peak(bench: Any) -> None:
+    """5k runs peaked at 500 and 510 MiB, 50k runs at 600, 640 and 620: the ratio is 640 / 510, not that
+    of the runs with the least CPU (which peaked at 500 and 600)."""
+    small = bench.Measure(
+        5000, "skip", 1, 5000, 0, {"seconds": 8, "cpu_s": 8, "peak_rss_mib": 500.0, "repeats_peak_rss_mib": [500, 510]}
+    )
+    large = bench.Measure(
+        50000,
+        "skip",
+        1,
+        50000,
+        0,
+        {"seconds": 50, "cpu_s": 50, "peak_rss_mib": 600.0, "repeats_peak_rss_mib": [600, 640, 620]},
+    )
+    [target] = [t for t in bench.targets([small, large]) if t["target"].startswith("peak RSS")]
+    assert target["value"] == round(640 / 510, 3) and not target["met"]
+    assert "510 → 640 MiB" in target["note"] and "50,000: 600, 640, 620 MiB" in target["note"]
