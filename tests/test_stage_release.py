@@ -1,18 +1,30 @@
 """A batch run shuts each stage's bundle processor down when its bundle ends (transforms.base:
 finished_stages_released), so what a finished stage held is freed before later stages run; outside a
-batch run Beam's cache of processors is left as it is."""
+batch run Beam's cache of processors is left as it is. Each finished stage also hands the C heap's free
+pages back (release_free_memory), and the Parquet writers' process allocates Arrow memory with the
+system allocator (use_system_arrow_pool)."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
+import pytest
 from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
 from apache_beam.runners.worker.sdk_worker import BundleProcessorCache
 
-from feedflow.transforms.base import RELEASE_STAGES_ENV, finished_stages_released
+from feedflow.transforms import base
+from feedflow.transforms.base import (
+    ARROW_POOL_ENV,
+    RELEASE_STAGES_ENV,
+    _malloc_trim,
+    finished_stages_released,
+    release_free_memory,
+)
 
 
 class _LogFn(beam.DoFn):
@@ -60,3 +72,53 @@ def test_a_stage_is_torn_down_when_its_bundle_ends_only_within_a_batch_run(tmp_p
     assert released.index("first teardown") < released.index("second process")
     # ...while Beam's cache keeps it until the pipeline ends.
     assert cached.index("first teardown") > cached.index("second process")
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(_malloc_trim() is None, reason="the C library has no malloc_trim (not glibc)")
+def test_release_free_memory_hands_freed_heap_pages_back() -> None:
+    # 256 MiB in 4 KiB objects (on the C heap, below glibc's mmap threshold), then one kept above them:
+    # freed, they stay resident (the heap cannot shrink past the kept one) until released.
+    freed = [bytes(4096 - 33) for _ in range(64 * 1024)]
+    kept = bytes(4096 - 33)
+    before = _rss_bytes()
+    del freed
+    held = _rss_bytes()
+    assert release_free_memory() is True
+    after = _rss_bytes()
+    assert before - held < 64 << 20, "the freed pages should still be resident before the release"
+    assert held - after > 128 << 20, f"released only {(held - after) >> 20} MiB of 256"
+    assert kept
+
+
+def test_each_finished_stage_releases_free_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bool] = []
+    monkeypatch.setattr(base, "release_free_memory", lambda: calls.append(True) or True)
+    with finished_stages_released():
+        _events(tmp_path / "released.log")
+    assert len(calls) >= 2  # the two stages, at least (Beam adds stages of its own)
+    calls.clear()
+    _events(tmp_path / "cached.log")
+    assert calls == []  # outside a batch run nothing is released
+
+
+def _arrow_pool_after_setup(env: dict[str, str]) -> str:
+    """The Arrow allocator of a fresh process after a Parquet writer step's setup."""
+    code = (
+        "import pyarrow as pa\n"
+        "from feedflow.transforms.stages import WritePartsFn\n"
+        "WritePartsFn('unused').setup()\n"
+        "print(pa.default_memory_pool().backend_name)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_parquet_writers_allocate_with_the_system_allocator_unless_arrow_is_told_otherwise() -> None:
+    env = {k: v for k, v in os.environ.items() if k != ARROW_POOL_ENV}
+    assert _arrow_pool_after_setup(env) == "system"
+    assert _arrow_pool_after_setup({**env, ARROW_POOL_ENV: "mimalloc"}) == "mimalloc"
