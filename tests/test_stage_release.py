@@ -1,8 +1,8 @@
 """A batch run shuts each stage's bundle processor down when its bundle ends (transforms.base:
 finished_stages_released), so what a finished stage held is freed before later stages run; outside a
 batch run Beam's cache of processors is left as it is. Each finished stage also hands the C heap's free
-pages back (release_free_memory), and the Parquet writers' process allocates Arrow memory with the
-system allocator (use_system_arrow_pool)."""
+pages back (release_free_memory), and the `feedflow` command makes Arrow allocate with the system
+allocator (cli.use_system_allocator_for_arrow)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ import pytest
 from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
 from apache_beam.runners.worker.sdk_worker import BundleProcessorCache
 
+from feedflow.cli import ARROW_POOL_ENV
 from feedflow.transforms import base
 from feedflow.transforms.base import (
-    ARROW_POOL_ENV,
     RELEASE_STAGES_ENV,
     _malloc_trim,
     finished_stages_released,
@@ -106,19 +106,21 @@ def test_each_finished_stage_releases_free_memory(tmp_path: Path, monkeypatch: p
     assert calls == []  # outside a batch run nothing is released
 
 
-def _arrow_pool_after_setup(env: dict[str, str]) -> str:
-    """The Arrow allocator of a fresh process after a Parquet writer step's setup."""
+def _arrow_pool_of_cli(env: dict[str, str]) -> str:
+    """The Arrow allocator of a fresh process once the `feedflow` command has started (``--help``)."""
     code = (
+        "import contextlib, io\n"
+        "from feedflow.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--help'])\n"
         "import pyarrow as pa\n"
-        "from feedflow.transforms.stages import WritePartsFn\n"
-        "WritePartsFn('unused').setup()\n"
         "print(pa.default_memory_pool().backend_name)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return done.stdout.strip()
 
 
-def test_parquet_writers_allocate_with_the_system_allocator_unless_arrow_is_told_otherwise() -> None:
+def test_the_command_makes_arrow_allocate_with_the_system_allocator_unless_told_otherwise() -> None:
     env = {k: v for k, v in os.environ.items() if k != ARROW_POOL_ENV}
-    assert _arrow_pool_after_setup(env) == "system"
-    assert _arrow_pool_after_setup({**env, ARROW_POOL_ENV: "mimalloc"}) == "mimalloc"
+    assert _arrow_pool_of_cli(env) == "system"
+    assert _arrow_pool_of_cli({**env, ARROW_POOL_ENV: "mimalloc"}) == "mimalloc"

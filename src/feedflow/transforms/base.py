@@ -23,7 +23,6 @@ from typing import Any, Protocol, TypeVar, cast
 import apache_beam as beam
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
 from apache_beam import pvalue
 from apache_beam.metrics.metric import Metrics
 from apache_beam.pvalue import PCollection
@@ -93,23 +92,6 @@ def release_free_memory() -> bool:
         return False
     trim(0)
     return True
-
-
-#: Arrow's own setting for its default allocator: a user who set it keeps their choice.
-ARROW_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
-
-
-def use_system_arrow_pool() -> None:
-    """Makes Arrow allocate with the C library's malloc in this (worker) process, where it writes
-    Parquet, unless ``ARROW_DEFAULT_MEMORY_POOL`` says otherwise.
-
-    pyarrow's default allocator here is mimalloc, which kept what the Parquet writers had freed (Arrow
-    tables of buffered rows, compressed pages): the write stage of a ``--skip entities,topics`` run grew
-    by 68 MiB at 5,000 articles and by 108-118 MiB at 50,000; with the system allocator by 34 and 49,
-    and with :func:`release_free_memory` the freed pages go back between stages. Peak RSS, 20k articles,
-    three runs each: 558-561 MiB before, 484-486 MiB with both; CPU time within the runs' spread."""
-    if ARROW_POOL_ENV not in os.environ:
-        pa.set_memory_pool(pa.system_memory_pool())
 
 
 #: Set (to "1") by :func:`finished_stages_released` for the worker processes a batch run starts.

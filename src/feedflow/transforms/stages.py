@@ -67,7 +67,6 @@ from feedflow.transforms.base import (
     spill_before,
     spill_each,
     spilled_records,
-    use_system_arrow_pool,
 )
 from feedflow.transforms.dedup import CrossArticleDedup
 from feedflow.transforms.pickling import from_blob, to_blob
@@ -471,7 +470,6 @@ class WritePartsFn(beam.DoFn):
         self._watch = Stopwatch("WriteParts")
 
     def setup(self) -> None:
-        use_system_arrow_pool()
         self._schemas = load_schemas()
 
     def start_bundle(self) -> None:
