@@ -24,8 +24,10 @@ Run it::
 * Disk: while it runs, a job keeps its articles in spill files under ``DIR/_staging/<run_id>/_spill``
   (about 4× the size of JSON Lines input; ``Spill.bytes`` in the manifest), removed at commit.
 * Memory: each stage's Beam bundle processor is shut down when its bundle ends (a batch stage never
-  runs a second bundle in a worker), so what a finished stage held is freed (README, "Skip path and
-  memory, second round").
+  runs a second bundle in a worker), so what a finished stage held is freed, and the freed heap pages
+  go back to the system (glibc ``malloc_trim``). The command makes pyarrow allocate with the system
+  allocator unless ``ARROW_DEFAULT_MEMORY_POOL`` is set (README, "Sixth round": 50k articles without
+  NER peak at ~565–580 MiB).
 * Cross-article dedup compares the run with itself and with everything committed: boilerplate is
   ``paragraphs.boilerplate``, near-duplicates ``articles.duplicate_of``/``similarity``; the manifest's
   ``Boilerplate.*`` and ``NearDup.*`` metrics count them (README, "Deduplication").
