@@ -70,10 +70,11 @@ def tune_collector() -> None:
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS, Windows)."""
+    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS) or cannot be
+    opened this way (Windows: ``CDLL(None)`` raises TypeError)."""
     try:
         trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
-    except (AttributeError, OSError):
+    except (AttributeError, OSError, TypeError):
         return None
     return trim
 
