@@ -145,7 +145,7 @@ def use_system_allocator_for_arrow() -> None:
     pyarrow's default here is mimalloc, which kept what the Parquet writers freed (Arrow tables of
     buffered rows, encoded and compressed pages): the write stage of a ``--skip entities,topics`` run
     grew by 68 MiB at 5,000 articles and by 108-118 MiB at 50,000; with the system allocator by 34 and
-    49 (README, "Memory between stages")."""
+    49 (README, "Sixth round")."""
     os.environ.setdefault(ARROW_POOL_ENV, "system")
 
 

@@ -87,7 +87,7 @@ def release_free_memory() -> bool:
     When a stage frees them, glibc keeps the pages for later use unless they are at the heap's top, so
     each stage's peak was left standing under the next. At 50,000 articles (``--skip entities,topics``,
     1 worker) the runs' peak RSS was 567-636 MiB without this and 564-566 MiB with it after each
-    batch stage (README, "Memory between stages")."""
+    batch stage (README, "Sixth round")."""
     trim = _malloc_trim()
     if trim is None:
         return False
