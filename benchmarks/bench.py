@@ -5,7 +5,11 @@ JSON Lines), in ONE invocation so that the ratios compare runs made under the sa
 
 * ``feedflow run`` with all stages at ``--workers 1`` and ``--workers 2`` (sizes up to ``--ner-max``),
   and with ``--skip entities,topics`` at 1 and 2 workers (every size): wall time, articles/s, words/s,
-  peak RSS of the whole process tree (the run and its SDK worker processes, sampled every 50 ms);
+  peak RSS of the whole process tree (the run and its SDK worker processes, sampled every 50 ms),
+  and in which runner stage each run peaked: every sample counts for the stage the runner last
+  started (its "Running bundle for stage" log lines, caught in the run's process), named by the first
+  transform fused into it (``peak_stages_mib``: the three highest; the memory target names the
+  stage of each size's highest peak);
 * startup, separately: the same command over a 20-article corpus (imports, pipeline construction,
   worker start, model load; the fastest of ``--startup-repeats`` runs), and throughput with the
   startup taken out (shown only where the run took over twice its startup: otherwise it is noise);
@@ -32,9 +36,11 @@ to ``seeds/`` (far less varied text, said in the output).
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -67,12 +73,24 @@ STAGES: dict[str, tuple[str, ...]] = {
 }
 
 _RUNNER = """
-import json, sys, time
+import json, logging, sys, time
 start = time.perf_counter()
+stages = []  # (wall clock, stage) when the runner starts each stage's bundle: where the memory went
+
+class Stages(logging.Handler):
+    def emit(self, record):
+        message = record.getMessage()
+        if message.startswith("Running bundle for stage "):
+            stages.append((time.time(), message[25:].split("\\n")[0]))
+
+log = logging.getLogger("apache_beam.runners.portability.fn_api_runner.fn_runner.run_bundle")
+log.setLevel(logging.DEBUG)
+log.propagate = False
+log.addHandler(Stages())
 from feedflow.cli import main
 imported = time.perf_counter() - start
 status = main(sys.argv[1:])
-print(json.dumps({"status": status, "import_s": imported, "seconds": time.perf_counter() - start}))
+print(json.dumps({"status": status, "import_s": imported, "seconds": time.perf_counter() - start, "stages": stages}))
 """
 
 _BASELINE = """
@@ -121,8 +139,29 @@ def machine() -> dict[str, Any]:
     }
 
 
+def stage_label(stage: str) -> str:
+    """A runner stage's name (fused transforms, ``((a)+(b))+(c)``) as its first transform's label."""
+    parts = [part.strip("()") for part in re.split(r"\)\+\(", stage)]
+    named = [part for part in parts if part and not part.startswith("ref_PCollection")] or parts or [stage]
+    label = re.sub(r"_\d+$", "", named[0].removeprefix("ref_AppliedPTransform_"))
+    return label.removeprefix("ToDataset-Process-").removeprefix("ToDataset/Process/")
+
+
+def stage_peaks(samples: Sequence[tuple[float, int]], stages: Sequence[tuple[float, str]]) -> dict[str, float]:
+    """Peak MiB per stage label, highest first: each RSS sample counts for the stage that started
+    last before it (samples before the first stage count for "startup")."""
+    starts = [t for t, _ in stages]
+    peaks: dict[str, float] = {}
+    for t, rss in samples:
+        at = bisect.bisect_right(starts, t) - 1
+        label = stage_label(stages[at][1]) if at >= 0 else "startup"
+        peaks[label] = max(peaks.get(label, 0.0), rss / 2**20)
+    return dict(sorted(peaks.items(), key=lambda kv: -kv[1]))
+
+
 class TreeRss:
-    """Peak resident memory of a process and all its descendants (sum over the tree), sampled."""
+    """Peak resident memory of a process and all its descendants (sum over the tree), sampled; every
+    sample is kept with its wall-clock time (``samples``) to find the stage it fell in."""
 
     def __init__(self, pid: int, every: float = 0.05) -> None:
         import psutil
@@ -132,6 +171,7 @@ class TreeRss:
         self.peak = 0
         self.peak_single = 0
         self.max_processes = 0
+        self.samples: list[tuple[float, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -151,6 +191,7 @@ class TreeRss:
                 except psutil.Error:
                     continue
             if sizes:
+                self.samples.append((time.time(), sum(sizes)))
                 self.peak = max(self.peak, sum(sizes))
                 self.peak_single = max(self.peak_single, max(sizes))
                 self.max_processes = max(self.max_processes, len(sizes))
@@ -179,8 +220,10 @@ def run_python(code: str, args: Sequence[str]) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(lines[-1]) if lines else {}
     if process.returncode != 0 or result.get("status") != 0:
         raise SystemExit(f"failed: {' '.join(args)}\n{stdout[-3000:]}\n{stderr[-5000:]}")
+    by_stage = stage_peaks(monitor.samples, [(float(t), str(name)) for t, name in result.pop("stages", [])])
     return {
         **result,
+        "peak_stages_mib": {label: round(peak) for label, peak in list(by_stage.items())[:3]},
         "wall_s": wall,
         "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         "peak_rss_mib": monitor.peak / 2**20,
@@ -306,6 +349,15 @@ def _highest_peak(measure: Measure) -> float:
     return float(max(measure.result.get("repeats_peak_rss_mib") or [measure.result["peak_rss_mib"]]))
 
 
+def _peak_stage(measure: Measure) -> str:
+    """Where the run of :func:`_highest_peak` peaked (the first transform of that runner stage)."""
+    result = measure.result
+    if result.get("repeats_peak_stage"):
+        peaks = result["repeats_peak_rss_mib"]
+        return str(result["repeats_peak_stage"][peaks.index(max(peaks))])
+    return next(iter(result.get("peak_stages_mib") or {"?": 0}))
+
+
 def _peaks(measure: Measure) -> str:
     return ", ".join(f"{p:.0f}" for p in measure.result.get("repeats_peak_rss_mib") or [measure.result["peak_rss_mib"]])
 
@@ -374,6 +426,7 @@ def targets(measures: list[Measure]) -> list[dict[str, Any]]:
                         f"; the highest peak of each size's runs ({small:,}: {_peaks(a)} MiB; "
                         f"{large:,}: {_peaks(b)} MiB)"
                     )
+                note += f"; peak stages: {small:,} {_peak_stage(a)}, {large:,} {_peak_stage(b)}"
                 what = f"peak RSS {large:,} ≤ 1.25 × {small:,} ({name}, 1 worker)"
                 out.append(_target(what, value, value is not None and value <= 1.25, note))
     return out
@@ -502,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
                     if len(tries) > 1:
                         r["repeats_cpu_s"] = [round(float(t["cpu_s"]), 2) for t in tries]
                         r["repeats_peak_rss_mib"] = [round(float(t["peak_rss_mib"])) for t in tries]
+                        r["repeats_peak_stage"] = [next(iter(t.get("peak_stages_mib") or {"?": 0})) for t in tries]
                     m = Measure(n, name, workers, n, words, r, startup[(name, workers)], stage_seconds(r["metrics"]))
                     measures.append(m)
                     print(

@@ -59,3 +59,33 @@ def test_the_memory_ratio_of_repeated_runs_takes_each_sizes_highest_peak(bench: 
     [target] = [t for t in bench.targets([small, large]) if t["target"].startswith("peak RSS")]
     assert target["value"] == round(640 / 510, 3) and not target["met"]
     assert "510 → 640 MiB" in target["note"] and "50,000: 600, 640, 620 MiB" in target["note"]
+
+
+def test_a_runner_stage_is_named_by_its_first_transform(bench: Any) -> None:
+    stage = (
+        "((((ref_PCollection_PCollection_113/Read)+(ref_AppliedPTransform_ToDataset-Process-CrossDedup-"
+        "NearDuplicates-ApplyAssignments_101))+(ref_AppliedPTransform_ToDataset-Write-ArticleRows_150))"
+    )
+    assert bench.stage_label(stage) == "CrossDedup-NearDuplicates-ApplyAssignments"
+    grouped = "((ToDataset/Process/CrossDedup/NearDuplicates/BandTables/CombinePerKey/Group/Read)+(x_3))"
+    assert bench.stage_label(grouped) == "CrossDedup/NearDuplicates/BandTables/CombinePerKey/Group/Read"
+
+
+def test_each_rss_sample_counts_for_the_stage_running_when_it_was_taken(bench: Any) -> None:
+    """Stages A (from t=10) and B (from t=20); samples before A are startup's. MiB = 2**20 bytes."""
+    mib = 2**20
+    samples = [(5.0, 100 * mib), (12.0, 300 * mib), (19.9, 350 * mib), (20.0, 200 * mib), (25.0, 250 * mib)]
+    peaks = bench.stage_peaks(samples, [(10.0, "(ref_AppliedPTransform_A_1)"), (20.0, "(ref_AppliedPTransform_B_2)")])
+    assert peaks == {"A": 350.0, "B": 250.0, "startup": 100.0}
+    assert list(peaks) == ["A", "B", "startup"]  # highest first
+
+
+def test_the_memory_target_says_in_which_stage_each_size_peaked(bench: Any) -> None:
+    """Of repeated runs, the stage of the run with the highest peak is named."""
+    small = bench.Measure(
+        5000, "skip", 1, 5000, 0, {"seconds": 8, "cpu_s": 8, "peak_rss_mib": 450.0, "peak_stages_mib": {"Write": 450}}
+    )
+    repeats = {"repeats_peak_rss_mib": [560, 590, 570], "repeats_peak_stage": ["Join", "BandTables", "Join"]}
+    large = bench.Measure(50000, "skip", 1, 50000, 0, {"seconds": 50, "cpu_s": 50, "peak_rss_mib": 560.0, **repeats})
+    [target] = [t for t in bench.targets([small, large]) if t["target"].startswith("peak RSS")]
+    assert "peak stages: 5,000 Write, 50,000 BandTables" in target["note"]
