@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
+from itertools import chain
 from operator import eq
 from typing import cast
 
@@ -384,13 +385,16 @@ class BandTable:
             ordered = keys[members]
             starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
             sizes = np.diff(np.concatenate((starts, [len(ordered)])))
-            first, second = members[starts[sizes == 2]], members[starts[sizes == 2] + 1]
+            two_starts = starts[sizes == 2]
+            first, second = members[two_starts], members[two_starts + 1]
             twos.append(np.minimum(first, second).astype(np.int64) * count + np.maximum(first, second))
-            for start, size in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist(), strict=True):
+            big = sizes > 2
+            for start, size in zip(starts[big].tolist(), sizes[big].tolist(), strict=True):
                 larger.add(tuple(sorted(members[start : start + size].tolist())))
-        pairs = [divmod(code, count) for code in np.unique(np.concatenate(twos)).tolist()]
+        codes = np.unique(np.concatenate(twos))
+        pairs = zip((codes // count).tolist(), (codes % count).tolist(), strict=True)
         found: set[tuple[Node, Node]] = set()
-        for bucket in (*pairs, *larger):
+        for bucket in chain(pairs, larger):
             found.update(bucket_pairs([self.orders[i] for i in bucket], self.max_bucket))
         return sorted(found)
 
