@@ -151,10 +151,11 @@ def stage_peaks(samples: Sequence[tuple[float, int]], stages: Sequence[tuple[flo
     """Peak MiB per stage label, highest first: each RSS sample counts for the stage that started
     last before it (samples before the first stage count for "startup")."""
     starts = [t for t, _ in stages]
+    labels = [stage_label(name) for _, name in stages]  # once per stage, not per sample
     peaks: dict[str, float] = {}
     for t, rss in samples:
         at = bisect.bisect_right(starts, t) - 1
-        label = stage_label(stages[at][1]) if at >= 0 else "startup"
+        label = labels[at] if at >= 0 else "startup"
         peaks[label] = max(peaks.get(label, 0.0), rss / 2**20)
     return dict(sorted(peaks.items(), key=lambda kv: -kv[1]))
 
@@ -343,23 +344,33 @@ def equal_model_ratio(baseline_cpu: float, outside_model_cpu: float) -> float | 
     return ratio(baseline_cpu, baseline_cpu + outside_model_cpu)
 
 
+def _run_peaks(measure: Measure) -> list[float]:
+    """The peak RSS of each run of a measure (one, or each of its repeats)."""
+    return [float(p) for p in measure.result.get("repeats_peak_rss_mib") or [measure.result["peak_rss_mib"]]]
+
+
 def _highest_peak(measure: Measure) -> float:
     """A run's peak RSS; of repeated runs the highest (memory is judged by its worst case, whichever run
     the CPU figures came from)."""
-    return float(max(measure.result.get("repeats_peak_rss_mib") or [measure.result["peak_rss_mib"]]))
+    return max(_run_peaks(measure))
+
+
+def _top_stage(result: dict[str, Any]) -> str:
+    """The stage one run peaked in (the first of its ``peak_stages_mib``, highest first)."""
+    return next(iter(result.get("peak_stages_mib") or {"?": 0}))
 
 
 def _peak_stage(measure: Measure) -> str:
     """Where the run of :func:`_highest_peak` peaked (the first transform of that runner stage)."""
-    result = measure.result
-    if result.get("repeats_peak_stage"):
-        peaks = result["repeats_peak_rss_mib"]
-        return str(result["repeats_peak_stage"][peaks.index(max(peaks))])
-    return next(iter(result.get("peak_stages_mib") or {"?": 0}))
+    stages = measure.result.get("repeats_peak_stage")
+    if not stages:
+        return _top_stage(measure.result)
+    peaks = _run_peaks(measure)
+    return str(stages[peaks.index(max(peaks))])
 
 
 def _peaks(measure: Measure) -> str:
-    return ", ".join(f"{p:.0f}" for p in measure.result.get("repeats_peak_rss_mib") or [measure.result["peak_rss_mib"]])
+    return ", ".join(f"{p:.0f}" for p in _run_peaks(measure))
 
 
 def _target(target: str, value: float | None, met: bool, note: str) -> dict[str, Any]:
@@ -555,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
                     if len(tries) > 1:
                         r["repeats_cpu_s"] = [round(float(t["cpu_s"]), 2) for t in tries]
                         r["repeats_peak_rss_mib"] = [round(float(t["peak_rss_mib"])) for t in tries]
-                        r["repeats_peak_stage"] = [next(iter(t.get("peak_stages_mib") or {"?": 0})) for t in tries]
+                        r["repeats_peak_stage"] = [_top_stage(t) for t in tries]
                     m = Measure(n, name, workers, n, words, r, startup[(name, workers)], stage_seconds(r["metrics"]))
                     measures.append(m)
                     print(
