@@ -83,8 +83,10 @@ def _rss_bytes() -> int:
 def test_release_free_memory_hands_freed_heap_pages_back() -> None:
     # 256 MiB in 4 KiB objects (on the C heap, below glibc's mmap threshold), then one kept above them:
     # freed, they stay resident (the heap cannot shrink past the kept one) until released.
-    freed = [bytes(4096 - 33) for _ in range(64 * 1024)]
-    kept = bytes(4096 - 33)
+    # Written, not zeroed: bytes(n) comes from calloc, whose fresh pages need not be resident at all.
+    size = 4096 - 33
+    freed = [b"\x01" * size for _ in range(64 * 1024)]
+    kept = b"\x01" * size
     before = _rss_bytes()
     del freed
     held = _rss_bytes()

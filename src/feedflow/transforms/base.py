@@ -70,8 +70,8 @@ def tune_collector() -> None:
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS) or cannot be
-    opened this way (Windows: ``CDLL(None)`` raises TypeError)."""
+    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS) or ``CDLL(None)``
+    cannot open it (it is documented for POSIX only; on other systems it raises)."""
     try:
         trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
     except (AttributeError, OSError, TypeError):
