@@ -118,13 +118,13 @@ def test_a_signature_value_pinned_from_the_definition() -> None:
 
 def python_band_keys(signature: list[int], bands: int, rows: int) -> list[int]:
     """The definition: band b's key starts at its seed and mixes in each of its rows' low 32 bits in
-    turn; stored as a signed 64-bit integer."""
+    turn; then its two halves are XORed into one unsigned 32-bit key."""
     keys = []
     for band, seed in enumerate(_band_seeds(bands, rows).tolist()):
         key = seed
         for value in signature[band * rows : (band + 1) * rows]:
             key = python_mix(key ^ (value & 0xFFFFFFFF))
-        keys.append(key - 2**64 if key >= 2**63 else key)
+        keys.append((key ^ (key >> 32)) & 0xFFFFFFFF)
     return keys
 
 

@@ -6,6 +6,7 @@ import itertools
 import random
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feedflow.core import neardup
 from feedflow.core.dedup import normalized_body
 from feedflow.core.neardup import (
     NUM_PERM,
@@ -366,13 +368,23 @@ def test_stored_signatures_are_compared_as_jaccard_estimate_compares_them(
     ),
     st.integers(1, 4),
     st.integers(1, 3),
+    st.sampled_from([(2, 3), (3, 1), (4096, 1024)]),  # chunk rows, most chunks: small ones chunk and join
 )
 def test_band_table_pairs_are_the_union_of_every_buckets_pairs(
-    bands: int, members: list[tuple[int, int, int, list[int]]], max_bucket: int, parts: int
+    bands: int,
+    members: list[tuple[int, int, int, list[int]]],
+    max_bucket: int,
+    parts: int,
+    chunking: tuple[int, int],
 ) -> None:
     """Sorting per-bundle tables band by band gives exactly what one group per band key gave, however
-    the members are split into tables and merged (compacted or not). Keys here repeat across bands (real
-    ones never do: the band index is hashed into them): a bucket is one band's key."""
+    the members are split into tables and chunks and merged (compacted or not). Keys here repeat across
+    bands (real ones never do: the band index is hashed into them): a bucket is one band's key."""
+    with mock.patch.object(neardup, "_CHUNK_ROWS", chunking[0]), mock.patch.object(neardup, "_MAX_CHUNKS", chunking[1]):
+        _check_band_table(bands, members, max_bucket, parts)
+
+
+def _check_band_table(bands: int, members: list[tuple[int, int, int, list[int]]], max_bucket: int, parts: int) -> None:
     buckets: dict[tuple[int, int], list[tuple[int, int, int, str]]] = {}
     tables = [BandTable(max_bucket) for _ in range(parts)]
     for n, (new, published, article, keys) in enumerate(members):
@@ -381,8 +393,21 @@ def test_band_table_pairs_are_the_union_of_every_buckets_pairs(
         for band, key in enumerate(keys[:bands]):
             buckets.setdefault((band, key), []).append(order)
     expected = sorted({pair for bucket in buckets.values() for pair in bucket_pairs(bucket, max_bucket)})
-    tables[0].compact()
-    merged = BandTable(max_bucket)
-    for table in tables:
+    tables[-1].compact()
+    merged = tables[0]  # merged into: members of its own may still wait to be chunked
+    for table in tables[1:]:
         merged.merge(table)
-    assert merged.result() == expected
+    found = merged.result()
+    assert list(found) == expected
+    assert len(found) == len(expected)
+
+
+def test_band_table_refuses_members_with_another_band_count() -> None:
+    table = BandTable(5)
+    table.add((SigRecord("a", (1, 0, 0, "a"), ()), [1, 2, 3]))
+    with pytest.raises(ValueError, match="2 band keys"):
+        table.add((SigRecord("b", (1, 0, 0, "b"), ()), [1, 2]))
+    other = BandTable(5)
+    other.add((SigRecord("c", (1, 0, 0, "c"), ()), [1, 2]))
+    with pytest.raises(ValueError, match="tables of 2 and 3"):
+        table.merge(other)

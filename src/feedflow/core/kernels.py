@@ -183,7 +183,8 @@ def band_keys(signatures: npt.NDArray[np.int64], seeds: U64, rows: int) -> U64:
     """The band keys of each row of ``signatures`` (stored or raw values, as int64; only the first
     ``len(seeds) × rows`` of a row are read), as an ``(n, bands)`` array: band ``b`` starts from
     ``seeds[b]`` and, for each of its ``rows`` values ``v`` in order, becomes ``splitmix64(key ^ (v &
-    0xFFFFFFFF))`` (``feedflow.core.neardup.band_keys_many``; one pass, no temporaries)."""
+    0xFFFFFFFF))``; the key is then folded to 32 bits, ``(key ^ (key >> 32)) & 0xFFFFFFFF``
+    (``feedflow.core.neardup.band_keys_many``; one pass, no temporaries)."""
     count = signatures.shape[0]
     bands = seeds.shape[0]
     out = np.empty((count, bands), dtype=np.uint64)
@@ -192,5 +193,5 @@ def band_keys(signatures: npt.NDArray[np.int64], seeds: U64, rows: int) -> U64:
             key = seeds[band]
             for row in range(rows):
                 key = _mix(key ^ np.uint64(signatures[member, band * rows + row] & _LOW32))
-            out[member, band] = key
+            out[member, band] = (key ^ (key >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
     return out

@@ -21,8 +21,12 @@ Signature
     ("0 0 0"), and a few words cannot tell a copy from a coincidence.
 
 LSH
-    The first ``bands × rows`` positions are cut into bands; each band hashes to a 64-bit key and
-    articles sharing a key in any band become candidate pairs. ``rows`` is the largest value for
+    The first ``bands × rows`` positions are cut into bands; each band hashes to a 32-bit key (a
+    64-bit hash folded) and articles sharing a key in any band become candidate pairs. Two unrelated
+    bands share a key by chance about n²/2³³ times per band for n articles (~0.3 at 50,000): each such
+    coincidence only adds a candidate pair, which verification rejects. On the 50,000-article bench
+    corpus the 32-bit keys gave the same 88,395 candidate pairs as 64-bit ones plus 8, and the same
+    output; they halve what grouping and the band tables hold. ``rows`` is the largest value for
     which an article pair at exactly the threshold is a candidate with probability ≥ 0.995
     (``1 - (1 - t**rows)**bands``), ``bands = NUM_PERM // rows``: fewest band keys (least shuffle)
     without losing pairs at the threshold. Threshold 0.7 → 32 bands × 4 rows (P(candidate) = 0.9998 at
@@ -43,7 +47,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Iterable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -232,7 +237,8 @@ def _band_kernel() -> Callable[[npt.NDArray[np.int64], U64, int], U64]:
 
 
 def band_keys(signature: Sequence[int] | Signature, bands: int, rows: int) -> list[int]:
-    """One signed 64-bit key per band; the band index is part of the key (bands never collide)."""
+    """One 32-bit key per band (``0 <= key < 2**32``); the band index is part of the key (a key of one
+    band equals one of another only by chance, as any two keys do)."""
     values = np.asarray(signature, dtype=np.int64)
     if values.ndim != 1:
         raise ValueError(f"a signature is one row of values, not an array of shape {values.shape}")
@@ -329,59 +335,120 @@ def bucket_pairs(members: Iterable[Order], max_bucket: int) -> list[tuple[Node, 
     return pairs
 
 
-#: Chunks a BandTable holds before it concatenates them (as KeyCounter does with its own).
-_COMPACT_AFTER = 4096
+#: Members a BandTable gathers before it packs their band keys into one chunk.
+_CHUNK_ROWS = 4096
+#: Chunks a BandTable holds before it joins them into one (a merge of very many small tables).
+_MAX_CHUNKS = 1024
+#: The array typecode of an unsigned 32-bit integer here (``I`` on every common platform).
+_U32 = next(code for code in "IL" if array(code).itemsize == 4)
+
+
+class CandidatePairs:
+    """The distinct candidate pairs of a :class:`BandTable`, sorted as ``(later node, earlier node)``
+    tuples sort, held as one int64 per pair (``later × len(nodes) + earlier``, the nodes numbered in
+    sorted order) and made into tuples only as they are iterated: at 50,000 articles, 88,395 pairs take
+    0.7 MB here against ~15 MB as a list of tuples."""
+
+    __slots__ = ("codes", "nodes")
+
+    def __init__(self, nodes: list[Node], codes: npt.NDArray[np.int64]) -> None:
+        self.nodes = nodes
+        self.codes = codes
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __iter__(self) -> Iterator[tuple[Node, Node]]:
+        nodes, width = self.nodes, len(self.nodes)
+        for start in range(0, len(self.codes), _CHUNK_ROWS):
+            for code in self.codes[start : start + _CHUNK_ROWS].tolist():
+                later, earlier = divmod(code, width)
+                yield nodes[later], nodes[earlier]
 
 
 class BandTable:
     """The LSH buckets of many signatures at once: ``add`` each ``(SigRecord, band keys)``, then
     :meth:`result` gives exactly the union of :func:`bucket_pairs` over every band key shared by two or
     more members, found by one sort of all keys instead of one group per key. A combine's accumulator
-    (:class:`feedflow.transforms.base.AccumulateFn`): one table per bundle, merged in one place, 8 bytes
-    per band per member plus its order. Every member has the same number of band keys (one per band)."""
+    (:class:`feedflow.transforms.base.AccumulateFn`): one table per bundle, merged in one place. Every
+    member has the same number of band keys (one per band).
+
+    Held in columns: 4 bytes per band key (keys are 32-bit), packed into chunks of ``_CHUNK_ROWS``
+    members that are never copied into one array (a merge extends the list, and :meth:`result` reads
+    one band's column at a time), and each member's order as its id, two flags and its time (~80 bytes
+    decoded, ~27 pickled, against ~170 and ~50 as a tuple). At 50,000 articles the pickled table is
+    ~7.5 MB instead of 14.6, and the runner holds it twice while the merge reads it."""
 
     def __init__(self, max_bucket: int) -> None:
         self.max_bucket = max_bucket
-        self.orders: list[Order] = []
-        self.keys: list[npt.NDArray[np.int64]] = []  # chunks of (members, bands) rows, in member order
+        self.ids: list[str] = []  # the members' orders, column by column (see order_key)
+        self.new = array("b")
+        self.undated = array("b")
+        self.micros = array("q")
+        self.chunks: list[npt.NDArray[np.uint32]] = []  # (members, bands) rows, in member order
+        self._pending = array(_U32)  # band keys of the members after the last chunk, row after row
+        self._bands: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def order(self, member: int) -> Order:
+        """The :func:`order_key` of the ``member``-th member."""
+        return (self.new[member], self.undated[member], self.micros[member], self.ids[member])
 
     def add(self, banded: tuple[SigRecord, Sequence[int]]) -> None:
         record, keys = banded
-        self.orders.append(record.order)
-        self.keys.append(np.asarray(keys, dtype=np.int64).reshape(1, -1))
-        if len(self.keys) >= _COMPACT_AFTER:
+        if self._bands is None:
+            self._bands = len(keys)
+        elif len(keys) != self._bands:
+            raise ValueError(f"a member has {len(keys)} band keys, the table's members have {self._bands}")
+        new, undated, micros, article_id = record.order
+        self.new.append(new)
+        self.undated.append(undated)
+        self.micros.append(micros)
+        self.ids.append(article_id)
+        self._pending.extend(keys)
+        if len(self._pending) >= _CHUNK_ROWS * max(self._bands, 1):
             self.compact()
 
     def merge(self, other: BandTable) -> None:
-        self.orders.extend(other.orders)
-        self.keys.extend(other.keys)
-        if len(self.keys) >= _COMPACT_AFTER:
-            self.compact()
+        self.compact()
+        other.compact()
+        if other._bands is not None:
+            if self._bands is None:
+                self._bands = other._bands
+            elif other._bands != self._bands:
+                raise ValueError(f"tables of {other._bands} and {self._bands} band keys per member")
+        self.ids.extend(other.ids)
+        self.new.extend(other.new)
+        self.undated.extend(other.undated)
+        self.micros.extend(other.micros)
+        self.chunks.extend(other.chunks)
+        if len(self.chunks) > _MAX_CHUNKS:
+            self.chunks = [np.concatenate(self.chunks)]
 
     def compact(self) -> None:
-        """One chunk instead of one per member (cheaper to pickle and to merge)."""
-        if len(self.keys) > 1:
-            self.keys = [np.concatenate(self.keys)]  # raises if members differ in band count
+        """The pending members' band keys as one chunk (cheaper to pickle and to merge)."""
+        if self._pending and self._bands:
+            self.chunks.append(np.frombuffer(self._pending, dtype=np.uint32).reshape(-1, self._bands).copy())
+        self._pending = array(_U32)
 
-    def result(self) -> list[tuple[Node, Node]]:
+    def result(self) -> CandidatePairs:
         """Band by band (a band's keys never equal another band's: the band index is hashed into each),
-        so the sort's work arrays are one band's, not the whole table's (50,000 members: ~3 MB instead
-        of ~80 MB at once).
+        so the sort's work arrays are one band's, not the whole table's.
 
         A bucket's pairs depend only on its members, and similar articles share most of their bands:
         so each distinct bucket is expanded once. Two-member buckets (most of them) are collected as
         one integer per member pair and made distinct by one ``np.unique`` over all bands; larger ones
-        by their member tuple (the 50,000-article bench run's 49,743 signatures: 1.35 → ~0.75 s)."""
-        if not self.orders:
-            return []
+        by their member tuple. Each pair found is kept as one integer over the numbered nodes, and one
+        more ``np.unique`` makes the pairs distinct (one id's committed versions are one node)."""
         self.compact()
-        table = self.keys[0]
-        count = len(self.orders)
+        count = len(self)
         twos: list[npt.NDArray[np.int64]] = []
-        larger: set[tuple[int, ...]] = set()
-        for band in range(table.shape[1]):
-            keys = table[:, band]
-            members = np.argsort(keys, kind="stable")
+        larger: set[bytes] = set()  # members of a bucket of three or more, as int32 bytes (~60 B, not ~280)
+        for band in range(self._bands or 0):
+            keys = np.concatenate([chunk[:, band] for chunk in self.chunks])
+            members = np.argsort(keys, kind="stable")  # stable: a bucket's members in ascending order
             ordered = keys[members]
             starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
             sizes = np.diff(np.concatenate((starts, [len(ordered)])))
@@ -389,14 +456,27 @@ class BandTable:
             first, second = members[two_starts], members[two_starts + 1]
             twos.append(np.minimum(first, second).astype(np.int64) * count + np.maximum(first, second))
             big = sizes > 2
-            for start, size in zip(starts[big].tolist(), sizes[big].tolist(), strict=True):
-                larger.add(tuple(sorted(members[start : start + size].tolist())))
-        codes = np.unique(np.concatenate(twos))
-        pairs = zip((codes // count).tolist(), (codes % count).tolist(), strict=True)
-        found: set[tuple[Node, Node]] = set()
-        for bucket in chain(pairs, larger):
-            found.update(bucket_pairs([self.orders[i] for i in bucket], self.max_bucket))
-        return sorted(found)
+            member_bytes = members.astype(np.int32).tobytes()
+            for start, size in zip((starts[big] * 4).tolist(), (sizes[big] * 4).tolist(), strict=True):
+                larger.add(member_bytes[start : start + size])
+        nodes = sorted(set(zip(self.ids, self.new, strict=True)))
+        number = {node: n for n, node in enumerate(nodes)}
+        width = len(nodes)
+        found = array("q")
+        codes = np.unique(np.concatenate(twos)) if twos else np.empty(0, dtype=np.int64)
+        two_member = (
+            (i, j)
+            for start in range(0, len(codes), _CHUNK_ROWS)
+            for i, j in zip(
+                (codes[start : start + _CHUNK_ROWS] // count).tolist(),
+                (codes[start : start + _CHUNK_ROWS] % count).tolist(),
+                strict=True,
+            )
+        )
+        for bucket in chain(two_member, (np.frombuffer(members, dtype=np.int32).tolist() for members in larger)):
+            for later, earlier in bucket_pairs(map(self.order, bucket), self.max_bucket):
+                found.append(number[later] * width + number[earlier])
+        return CandidatePairs(nodes, np.unique(np.frombuffer(found, dtype=np.int64)))
 
 
 def verify(later: Iterable[SigRecord], earlier: Iterable[SigRecord], threshold: float) -> Edge | None:

@@ -12,7 +12,7 @@ Batch runs (``lookup``, the default) keep the articles themselves out of every G
 articles need back — their boilerplate keys, their near-duplicate assignment — is small and reaches
 them as a side input; evidence is one record per article, and only keys that enough articles hold are
 expanded for the story count (:class:`feedflow.core.boilerplate.KeyCounter`); LSH buckets come from
-per-bundle band tables merged in one combine (:class:`feedflow.core.neardup.BandTable`: 8 bytes per
+per-bundle band tables merged in one combine (:class:`feedflow.core.neardup.BandTable`: 4 bytes per
 band per article of the run, plus its sort order); the candidate pairs are verified against the
 signatures of the paired nodes only, once each, as a side input. Where the articles wait for a side
 input they wait in spill files (``spill_dir``, see :func:`feedflow.transforms.base.spill_before`), not
