@@ -168,6 +168,22 @@ class LocalHTTPServer:
         return Handler
 
 
+@pytest.fixture(autouse=True, scope="session")
+def child_temp_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``TMPDIR`` for every child process the tests start: a folder under pytest's own temporary root.
+
+    The fault tests kill ``feedflow`` with SIGKILL, and a killed run cannot remove the empty
+    ``beam-pipeline-temp*`` folder Beam made for its pipeline; without this, each suite run left four
+    of them in the system's temporary folder. pytest keeps only its last few roots."""
+    folder = tmp_path_factory.mktemp("child-tmp")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TMPDIR", str(folder))
+    try:
+        yield folder
+    finally:
+        patch.undo()
+
+
 @pytest.fixture
 def http_server() -> Iterator[LocalHTTPServer]:
     """A real local HTTP server (``http.server.ThreadingHTTPServer`` on 127.0.0.1, random port).

@@ -163,3 +163,12 @@ def test_a_read_only_output_folder_is_a_clear_error_and_stays_intact(tmp_path: P
         [message] = error_lines(result.stderr)
         assert "not writable" in message
         assert snapshot(out) == before
+
+
+def test_child_processes_keep_their_temporary_files_under_pytests_root(child_temp_dir: Path) -> None:
+    """What a killed child leaves (Beam's pipeline folder) lands where pytest clears it, not in /tmp."""
+    shown = subprocess.run(
+        [sys.executable, "-c", "import tempfile; print(tempfile.gettempdir())"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert Path(shown.stdout.strip()) == child_temp_dir
