@@ -26,8 +26,8 @@ Run it::
 * Memory: each stage's Beam bundle processor is shut down when its bundle ends (a batch stage never
   runs a second bundle in a worker), so what a finished stage held is freed, and the freed heap pages
   go back to the system (glibc ``malloc_trim``). The command makes pyarrow allocate with the system
-  allocator unless ``ARROW_DEFAULT_MEMORY_POOL`` is set (README, "Sixth round": 50k articles without
-  NER peak at ~565–580 MiB).
+  allocator unless ``ARROW_DEFAULT_MEMORY_POOL`` is set (README, "Sixth round" and "Seventh round":
+  50k articles without NER peak at ~525–550 MiB, 1.19× the 5k peak).
 * Cross-article dedup compares the run with itself and with everything committed: boilerplate is
   ``paragraphs.boilerplate``, near-duplicates ``articles.duplicate_of``/``similarity``; the manifest's
   ``Boilerplate.*`` and ``NearDup.*`` metrics count them (README, "Deduplication").

@@ -343,6 +343,14 @@ _MAX_CHUNKS = 1024
 _U32 = next(code for code in "IL" if array(code).itemsize == 4)
 
 
+def _split_codes(codes: npt.NDArray[np.int64], width: int) -> Iterator[tuple[int, int]]:
+    """``(code // width, code % width)`` of each code, ``_CHUNK_ROWS`` codes at a time (never a list
+    of every code at once)."""
+    for start in range(0, len(codes), _CHUNK_ROWS):
+        part = codes[start : start + _CHUNK_ROWS]
+        yield from zip((part // width).tolist(), (part % width).tolist(), strict=True)
+
+
 class CandidatePairs:
     """The distinct candidate pairs of a :class:`BandTable`, sorted as ``(later node, earlier node)``
     tuples sort, held as one int64 per pair (``later × len(nodes) + earlier``, the nodes numbered in
@@ -359,11 +367,9 @@ class CandidatePairs:
         return len(self.codes)
 
     def __iter__(self) -> Iterator[tuple[Node, Node]]:
-        nodes, width = self.nodes, len(self.nodes)
-        for start in range(0, len(self.codes), _CHUNK_ROWS):
-            for code in self.codes[start : start + _CHUNK_ROWS].tolist():
-                later, earlier = divmod(code, width)
-                yield nodes[later], nodes[earlier]
+        nodes = self.nodes
+        for later, earlier in _split_codes(self.codes, len(nodes)):
+            yield nodes[later], nodes[earlier]
 
 
 class BandTable:
@@ -464,16 +470,8 @@ class BandTable:
         width = len(nodes)
         found = array("q")
         codes = np.unique(np.concatenate(twos)) if twos else np.empty(0, dtype=np.int64)
-        two_member = (
-            (i, j)
-            for start in range(0, len(codes), _CHUNK_ROWS)
-            for i, j in zip(
-                (codes[start : start + _CHUNK_ROWS] // count).tolist(),
-                (codes[start : start + _CHUNK_ROWS] % count).tolist(),
-                strict=True,
-            )
-        )
-        for bucket in chain(two_member, (np.frombuffer(held, dtype=np.int32).tolist() for held in larger)):
+        larger_members = (np.frombuffer(held, dtype=np.int32).tolist() for held in larger)
+        for bucket in chain(_split_codes(codes, count), larger_members):
             for later, earlier in bucket_pairs(map(self.order, bucket), self.max_bucket):
                 found.append(number[later] * width + number[earlier])
         return CandidatePairs(nodes, np.unique(np.frombuffer(found, dtype=np.int64)))
