@@ -159,12 +159,14 @@ def test_the_kernels_work_where_numba_finds_no_cache_directory() -> None:
     code = (
         "from feedflow.core.neardup import MinHasher\n"
         "from feedflow.core.language import LanguageDetector\n"
+        "from feedflow.core.topics import TermMatcher\n"
         "print(MinHasher().signature(['the storm hit the coast on may']).tolist()[:4])\n"
         "print(LanguageDetector().detect('Storm', ['The storm hit the coast on Monday night.']))\n"
+        "print(TermMatcher({'storm': ((0, 1.0),)}, 1).hits('storm', 2.0, 'a storm'))\n"
     )
     env = {**os.environ, "NUMBA_CACHE_LOCATOR_CLASSES": "IPythonCacheLocator"}
     found = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert found.returncode == 0, found.stderr[-2000:]
     signature = MinHasher().signature(["the storm hit the coast on may"])
     assert signature is not None
-    assert found.stdout.split("\n")[:2] == [str(signature.tolist()[:4]), "en"]
+    assert found.stdout.split("\n")[:3] == [str(signature.tolist()[:4]), "en", "{0: 3.0}"]

@@ -7,21 +7,27 @@ import json
 import math
 import os
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from conftest import eval_data_dir
 from feedflow.config import TopicConfig
 from feedflow.core.topics import (
+    _PARAGRAPH_SEPARATOR,
     CROSS_LISTED,
     LEARNED_WEIGHT,
+    TITLE_WEIGHT,
     IptcConcept,
     IptcVocabulary,
     LearnedWords,
     MatchTerm,
+    TermMatcher,
     TopicTagger,
     load_topic_weights,
     load_vocabulary,
@@ -519,3 +525,98 @@ def test_shipped_vocabulary_is_rebuilt_identically_from_the_official_export(eval
         )
     )
     assert rebuilt == (DATA / "iptc_mediatopics.json").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------ the compiled matcher = the regex scan
+
+
+def _trie_regex(terms: list[str]) -> str:
+    """The alternation of ``terms`` factored as a character trie, longest first (the tagger's matcher
+    before the compiled one, kept here as its definition)."""
+    trie: dict[str, dict] = {}  # type: ignore[type-arg]
+    for term in terms:
+        node = trie
+        for ch in term:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def render(node: dict) -> str:  # type: ignore[type-arg]
+        ends = "" in node
+        branches = [re.escape(ch) + render(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        if len(branches) == 1 and not ends:
+            return branches[0]
+        group = "(?:" + "|".join(branches) + ")"
+        return group + "?" if ends else group
+
+    return render(trie)
+
+
+def regex_hits(
+    terms: dict[str, tuple[tuple[int, float], ...]], title: str, title_weight: float, body: str
+) -> dict[int, float]:
+    """What the regex loop counted: each match of the trie between (?<!\\w) and (?!\\w), title then
+    body, adds weight × zone weight to each of its term's units."""
+    pattern = re.compile(r"(?<!\w)(?:" + _trie_regex(sorted(terms)) + r")(?!\w)")
+    hits: dict[int, float] = {}
+    for text, zone in ((title, title_weight), (body, 1.0)):
+        for match in pattern.finditer(text):
+            for unit, weight in terms[match.group()]:
+                hits[unit] = hits.get(unit, 0.0) + weight * zone
+    return hits
+
+
+# word characters (ASCII, accented, digit, underscore, an astral letter) and non-word ones (space,
+# apostrophe, dot, a lone surrogate, a dash): the boundaries the matcher must place as re does
+_ALPHABET = ["a", "b", "ab", "é", "1", "_", "\U0001d400", " ", "'", ".", "\ud800", "-"]
+_TERM = st.lists(st.sampled_from(_ALPHABET[:-2]), min_size=1, max_size=4).map("".join)
+_TEXT = st.lists(st.sampled_from(_ALPHABET), max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    terms=st.dictionaries(
+        _TERM, st.lists(st.tuples(st.integers(0, 5), st.sampled_from([1.0, 0.5, 1 / 3])), max_size=2), min_size=1
+    ),
+    title=_TEXT,
+    body=_TEXT,
+)
+@example(terms={"a": ((0, 1.0),), "a b": ((1, 1.0),), "a b a": ((2, 1.0),)}, title="", body="a b ab a b a")
+@example(terms={"b a": (), "a": ((0, 1.0),)}, title="a", body="b a a")  # a blocked phrase hides "a"
+@example(terms={"a.": ((0, 1.0),), "1": ((1, 0.5),)}, title="a.a.", body="_1 1_ 1")
+def test_the_compiled_matcher_counts_what_the_regex_scan_counted(
+    terms: dict[str, list[tuple[int, float]]], title: str, body: str
+) -> None:
+    items = {term: tuple(pairs) for term, pairs in terms.items()}
+    found = TermMatcher(items, 6).hits(title, TITLE_WEIGHT, body)
+    expected = regex_hits(items, title, TITLE_WEIGHT, body)
+    assert list(found.items()) == list(expected.items())  # same units, same first-hit order, same floats
+
+
+def test_longest_term_then_boundaries_then_title_apart() -> None:
+    terms = {"new": ((0, 1.0),), "new york": ((1, 1.0),), "new york city": ((2, 1.0),), "york": ((3, 0.5),)}
+    matcher = TermMatcher(terms, 4)
+    assert matcher.hits("", 2.0, "new york citizens") == {1: 1.0}  # "new york city" needs a boundary
+    assert matcher.hits("", 2.0, "renew york") == {3: 0.5}  # "new" inside a word is no match
+    assert matcher.hits("new", 2.0, "york") == {0: 2.0, 3: 0.5}  # no term spans title and body
+
+
+def test_the_matcher_refuses_an_empty_term_or_an_unknown_unit() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        TermMatcher({"": ((0, 1.0),)}, 1)
+    with pytest.raises(ValueError, match="unit"):
+        TermMatcher({"a": ((1, 1.0),)}, 1)
+
+
+def test_the_shipped_terms_match_as_the_regex_matched(tagger: TopicTagger) -> None:
+    title, paragraphs = _seed()
+    cases = [(title, paragraphs)] + [
+        ("Crónica: l'économie — ça va?", [text]) for text in (SPORTS_TEXT, BUSINESS_TEXT, TECH_TEXT, HEALTH_TEXT)
+    ]
+    for case_title, case_paragraphs in cases:
+        title_text = normalize_text(case_title)
+        body = normalize_text(_PARAGRAPH_SEPARATOR.join(case_paragraphs))
+        found = tagger._matcher.hits(title_text, TITLE_WEIGHT, body)
+        assert found, "every case has terms"
+        assert list(found.items()) == list(regex_hits(tagger._terms, title_text, TITLE_WEIGHT, body).items())

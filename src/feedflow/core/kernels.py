@@ -195,3 +195,83 @@ def band_keys(signatures: npt.NDArray[np.int64], seeds: U64, rows: int) -> U64:
                 key = _mix(key ^ np.uint64(signatures[member, band * rows + row] & _LOW32))
             out[member, band] = (key ^ (key >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
     return out
+
+
+@_compiled
+def _scan_terms(
+    text: npt.NDArray[np.uint32],
+    start: int,
+    end: int,
+    zone: float,
+    trie: tuple[Any, ...],
+    hits: npt.NDArray[np.float64],
+    seen: npt.NDArray[np.bool_],
+    touched: npt.NDArray[np.int32],
+    count: int,
+) -> int:
+    """One zone ``text[start:end]`` of :func:`term_hits`; returns the new count of touched units."""
+    word, symbols, root, edge_start, edge_symbol, edge_node, node_term, item_start, item_unit, item_weight = trie
+    known = symbols.shape[0]
+    p = start
+    while p < end:
+        if p > start and word[text[p - 1]]:  # (?<!\w): a term starts only where no word character precedes
+            p += 1
+            continue
+        code = text[p]
+        symbol = symbols[code] if code < known else -1
+        node = root[symbol] if symbol >= 0 else -1
+        best = 0
+        best_term = -1
+        q = p
+        while node >= 0:  # down the trie: the longest term that also ends before a non-word character
+            q += 1
+            if node_term[node] >= 0 and (q == end or not word[text[q]]):
+                best = q - p
+                best_term = node_term[node]
+            if q == end:
+                break
+            code = text[q]
+            symbol = symbols[code] if code < known else -1
+            child = -1
+            if symbol >= 0:
+                for edge in range(edge_start[node], edge_start[node + 1]):
+                    if edge_symbol[edge] == symbol:
+                        child = edge_node[edge]
+                        break
+            node = child
+        if best_term < 0:
+            p += 1
+            continue
+        for item in range(item_start[best_term], item_start[best_term + 1]):
+            unit = item_unit[item]
+            if not seen[unit]:
+                seen[unit] = True
+                touched[count] = unit
+                count += 1
+            hits[unit] = hits[unit] + item_weight[item] * zone
+        p += best
+    return count
+
+
+@_compiled
+def term_hits(
+    text: npt.NDArray[np.uint32], split: int, first_zone: float, units: int, trie: tuple[Any, ...]
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]:
+    """The topic tagger's term count (``feedflow.core.topics.TermMatcher``) over two zones of ``text``,
+    code points: ``text[:split]`` (each match weighing ``first_zone``), then ``text[split:]`` (1.0); no
+    term spans the two. It is what ``re.finditer`` does with the alternation of all terms (longest
+    first) between ``(?<!\\w)`` and ``(?!\\w)``: left to right, at each position where no word
+    character precedes, the longest term that a non-word character (or the zone's end) follows; the
+    scan goes on after it, or one character on when none matched. Each match adds ``weight × zone``
+    to each of its term's units, in order. Returns the units touched, in order of first touch, and
+    their sums (the same float operations in the same order as the dict the regex loop filled).
+
+    ``trie``: ``(word, symbols, root, edge_start, edge_symbol, edge_node, node_term, item_start,
+    item_unit, item_weight)`` as ``TermMatcher`` builds it."""
+    hits = np.zeros(units, dtype=np.float64)
+    seen = np.zeros(units, dtype=np.bool_)
+    touched = np.empty(units, dtype=np.int32)
+    count = _scan_terms(text, 0, split, first_zone, trie, hits, seen, touched, 0)
+    count = _scan_terms(text, split, text.shape[0], 1.0, trie, hits, seen, touched, count)
+    order = touched[:count].copy()
+    return order, hits[order]
