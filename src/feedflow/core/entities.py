@@ -48,6 +48,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from operator import itemgetter
 from typing import Any
 
 from feedflow.config import BUNDLED_NER_MODEL, NerConfig
@@ -57,9 +58,11 @@ __all__ = [
     "PARAGRAPH_SEPARATOR",
     "EntityTagger",
     "Mention",
+    "MentionValues",
     "ModelNotInstalledError",
     "Spans",
     "aggregate_mentions",
+    "aggregate_values",
     "mask_bullets",
     "ner_pieces",
     "normalize_mention",
@@ -251,8 +254,10 @@ def _majority_labels(norms: list[_Norm]) -> None:
         n.label = winners.get(n.canonical, n.label)
 
 
-def _surnames_to_person(norms: list[_Norm]) -> None:
-    """Rule (b): a non-PERSON name that is one person's surname becomes PERSON when the article agrees."""
+def _surnames_to_person(norms: list[_Norm]) -> dict[str, str] | None:
+    """Rule (b): a non-PERSON name that is one person's surname becomes PERSON when the article agrees.
+    Returns the PERSON roots (:func:`_person_roots`) when no name changed label (they are then the
+    roots of the final PERSON names too), else None."""
     person_counts = Counter(n.canonical for n in norms if n.label == PERSON)
     roots = _person_roots(person_counts)
     root_mentions: Counter[str] = Counter()
@@ -281,24 +286,32 @@ def _surnames_to_person(norms: list[_Norm]) -> None:
             votes += person_counts[canonical]
         if votes > others:
             relabel.add(canonical)
+    if not relabel:
+        return roots
     for n in norms:
         if n.canonical in relabel:
             n.label = PERSON
+    return None
 
 
-def _resolved(mentions: Sequence[Mention]) -> list[_Norm]:
-    """Normalised mentions in offset order, with the article's label rules (a) and (b) applied."""
+#: A mention as plain values ``(text, label, offset)`` (what crosses the pipeline's join back to articles).
+MentionValues = tuple[str, str, int]
+_BY_OFFSET = itemgetter(2, 1, 0)  # (offset, label, text): the order mentions are resolved in
+
+
+def _resolved(mentions: Iterable[MentionValues]) -> tuple[list[_Norm], dict[str, str] | None]:
+    """Normalised mentions in offset order, with the article's label rules (a) and (b) applied; and
+    the PERSON roots when rule (b) changed no label (None: to be worked out again)."""
     norms: list[_Norm] = []
     canonicals: dict[str, str] = {}  # an article names the same things again and again
-    for m in sorted(mentions, key=lambda m: (m.offset, m.label, m.text)):
-        canonical = canonicals.get(m.text)
+    for text, label, offset in sorted(mentions, key=_BY_OFFSET):
+        canonical = canonicals.get(text)
         if canonical is None:
-            canonical = canonicals[m.text] = normalize_mention(m.text)
+            canonical = canonicals[text] = normalize_mention(text)
         if canonical:
-            norms.append(_Norm(canonical, m.label, m.text, m.offset))
+            norms.append(_Norm(canonical, label, text, offset))
     _majority_labels(norms)
-    _surnames_to_person(norms)
-    return norms
+    return norms, _surnames_to_person(norms)
 
 
 def resolve_labels(mentions: Sequence[Mention]) -> list[Mention]:
@@ -307,7 +320,7 @@ def resolve_labels(mentions: Sequence[Mention]) -> list[Mention]:
     Mentions that normalise to nothing are dropped, as :func:`aggregate_mentions` drops them; text and
     offsets are the model's spans, unchanged. Used to score what users see, mention by mention.
     """
-    return [Mention(n.surface, n.label, n.offset) for n in _resolved(mentions)]
+    return [Mention(n.surface, n.label, n.offset) for n in _resolved((m.text, m.label, m.offset) for m in mentions)[0]]
 
 
 def aggregate_mentions(mentions: Sequence[Mention]) -> tuple[Entity, ...]:
@@ -316,10 +329,18 @@ def aggregate_mentions(mentions: Sequence[Mention]) -> tuple[Entity, ...]:
     Pure: the result depends only on ``mentions`` (their order does not matter). See the module
     docstring for the folding rules.
     """
-    norms = _resolved(mentions)
+    return aggregate_values((m.text, m.label, m.offset) for m in mentions)
+
+
+def aggregate_values(mentions: Iterable[MentionValues]) -> tuple[Entity, ...]:
+    """:func:`aggregate_mentions` of mentions given as ``(text, label, offset)`` values (no Mention
+    objects made for them: the pipeline's mentions arrive as such values)."""
+    norms, known_roots = _resolved(mentions)
     if not norms:
         return ()
-    roots = _person_roots({n.canonical for n in norms if n.label == PERSON})
+    roots = known_roots
+    if roots is None:
+        roots = _person_roots({n.canonical for n in norms if n.label == PERSON})
     for n in norms:
         if n.label == PERSON:
             n.canonical = roots[n.canonical]

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from feedflow.config import NerConfig, TopicConfig
-from feedflow.core.entities import Mention, Spans, aggregate_mentions, ner_pieces
+from feedflow.core.entities import MentionValues, Spans, aggregate_values, ner_pieces
 from feedflow.core.topics import TopicTagger
 from feedflow.model import Article
 
@@ -44,9 +44,8 @@ def entity_pieces(article: Article) -> list[tuple[int, str]]:
     return [(offset, piece) for _, offset, piece in ner_pieces(article.body)]
 
 
-#: A mention as plain values ``(text, label, offset)``: what crosses the join back to the articles.
-#: Beam's coder encodes such tuples natively, about ten times faster than pickled records.
-MentionValues = tuple[str, str, int]
+# A mention crosses the join back to the articles as plain values (``MentionValues``: text, label,
+# offset): Beam's coder encodes such tuples natively, about ten times faster than pickled records.
 
 
 def mentions_at(text: str, spans: Spans, offset: int) -> tuple[MentionValues, ...]:
@@ -56,5 +55,4 @@ def mentions_at(text: str, spans: Spans, offset: int) -> tuple[MentionValues, ..
 
 def with_mentions(article: Article, mentions: Iterable[MentionValues]) -> Article:
     """The article with the entities folded from all its pieces' mentions (in any order)."""
-    folded = aggregate_mentions([Mention(text, label, offset) for text, label, offset in mentions])
-    return replace(article, entities=folded, entities_tagged=True)
+    return replace(article, entities=aggregate_values(mentions), entities_tagged=True)
