@@ -379,7 +379,8 @@ def test_band_table_pairs_are_the_union_of_every_buckets_pairs(
 ) -> None:
     """Sorting per-bundle tables band by band gives exactly what one group per band key gave, however
     the members are split into tables and chunks and merged (compacted or not). Keys here repeat across
-    bands (real ones never do: the band index is hashed into them): a bucket is one band's key."""
+    bands on purpose (real 32-bit keys of two bands are equal only by chance): a bucket is one band's
+    key, whatever the other bands hold."""
     with mock.patch.object(neardup, "_CHUNK_ROWS", chunking[0]), mock.patch.object(neardup, "_MAX_CHUNKS", chunking[1]):
         _check_band_table(bands, members, max_bucket, parts)
 

@@ -287,6 +287,10 @@ class TermMatcher:
         item_start[-1] = len(items)
         if any(not 0 <= unit < units for unit, _ in items):
             raise ValueError(f"a term names a unit outside 0..{units - 1}")
+        from feedflow.core.kernels import term_hits  # numba: imported where the matcher is built (workers)
+
+        self.terms = terms  # what the matcher matches (read-only)
+        self._scan = term_hits
         self._units = units
         self._trie = (
             _word_characters(),
@@ -304,10 +308,8 @@ class TermMatcher:
     def hits(self, title: str, title_weight: float, body: str) -> dict[int, float]:
         """Unit → summed ``weight × zone weight`` of the terms found in ``title`` (zone ``title_weight``)
         and then ``body`` (zone 1.0), both normalised already; units in order of first hit."""
-        from feedflow.core.kernels import term_hits  # numba: imported where it runs (workers)
-
         text = np.frombuffer((title + body).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        order, sums = term_hits(text, len(title), title_weight, self._units, self._trie)
+        order, sums = self._scan(text, len(title), title_weight, self._units, self._trie)
         return dict(zip(order.tolist(), sums.tolist(), strict=True))
 
 
@@ -368,7 +370,6 @@ class TopicTagger:
         if not terms:
             raise ValueError("IPTC vocabulary has no terms to match")
         self._units = tuple(units)
-        self._terms = terms
         self._matcher = TermMatcher(terms, len(units))
 
     def _homes(self, concept: IptcConcept) -> tuple[tuple[str, float], ...]:
