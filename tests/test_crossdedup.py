@@ -348,9 +348,12 @@ def _process(
     lookup: bool,
     config: BoilerplateConfig,
     spill_dir: str | None = None,
+    topics: Any = None,
+    entities: Any = None,
 ) -> dict[str, list[Any]]:
     """ProcessArticles over ``inputs`` against ``existing`` (committed articles files) in one in-process
-    pipeline; what comes out, summarised as sorted JSON-able rows."""
+    pipeline (tagging only with ``topics`` / ``entities`` configs); what comes out, summarised as sorted
+    JSON-able rows."""
     import apache_beam as beam
     from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
 
@@ -360,7 +363,10 @@ def _process(
 
     def article(a: Any) -> list[Any]:
         flags = [p.boilerplate for p in a.paragraphs]
-        return [a.article_id, a.version, a.title, a.text, a.duplicate_of, a.similarity, list(a.minhash), flags]
+        tags = [[t.code, t.score, list(t.evidence)] for t in a.topics]
+        found = [[e.entity, e.label, e.mentions, list(e.surface_forms), e.first_offset] for e in a.entities]
+        decided = [a.article_id, a.version, a.title, a.text, a.duplicate_of, a.similarity, list(a.minhash), flags]
+        return [*decided, tags, found, a.entities_tagged]
 
     def dump(kind: str) -> Any:
         return lambda items: (out / f"{kind}.json").write_text(json.dumps(sorted(items)), encoding="utf-8")
@@ -371,8 +377,8 @@ def _process(
         committed = pipeline | "Existing" >> beam.Create(existing)
         articles, rejects, skipped = (raws, committed) | ProcessArticles(
             BuildConfig(run_started=datetime(2024, 3, 10, tzinfo=UTC)),
-            None,
-            None,
+            topics,
+            entities,
             boilerplate=config,
             narrow_history=narrow,
             lookup=lookup,
@@ -444,6 +450,46 @@ def test_side_input_lookups_decide_exactly_as_the_joins(tmp_path: Path) -> None:
     assert any(a[4] is not None for a in joined["articles"])  # near-duplicates found
     for key, found in results.items():
         assert found == joined, key
+
+
+def test_assignments_topics_and_entities_met_in_one_wait_decide_as_the_joins(tmp_path: Path) -> None:
+    """With entities on, a batch run with spill files applies the near-duplicate assignments, the topics
+    and the entities after ONE wait (a ChainFn over one spill of every article, where there were two:
+    one before the assignments, one before the mentions). The articles come out as from the joins and
+    as from lookups without spill files."""
+    import apache_beam as beam
+    from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
+
+    from feedflow.config import NerConfig, TopicConfig
+    from feedflow.core.articles import BuildConfig
+    from feedflow.transforms.stages import ProcessArticles
+
+    def steps(entities: NerConfig | None) -> set[str]:
+        """The labels of ProcessArticles' steps with spill files (the graph only: not run)."""
+        pipeline = beam.Pipeline(runner=FnApiRunner())
+        raws, committed = pipeline | "Raws" >> beam.Create([]), pipeline | "Committed" >> beam.Create([])
+        _ = (raws, committed) | ProcessArticles(
+            BuildConfig(run_started=datetime(2024, 3, 10, tzinfo=UTC)), TopicConfig(), entities, spill_dir="unused"
+        )
+        return {t.unique_name.rsplit("/", 1)[-1] for t in pipeline.to_runner_api().components.transforms.values()}
+
+    with_entities, without = steps(NerConfig()), steps(None)
+    assert "AttachSpill" in with_entities and "ApplyAssignmentsSpill" not in with_entities
+    assert "ApplyAssignmentsSpill" in without and "AttachSpill" not in without
+
+    inputs = [write_jsonl(tmp_path / "in" / "a.jsonl", corpus())]
+    settings: dict[str, Any] = {"narrow": True, "config": BoilerplateConfig(), "topics": TopicConfig()}
+    settings["entities"] = NerConfig()
+    joined = _process(inputs, [], tmp_path / "joined", lookup=False, **settings)
+    looked_up = _process(inputs, [], tmp_path / "looked-up", lookup=True, **settings)
+    spill = tmp_path / "spill"
+    spilled = _process(inputs, [], tmp_path / "spilled", lookup=True, spill_dir=str(spill), **settings)
+    articles = joined["articles"]
+    assert any(a[4] is not None for a in articles)  # near-duplicates found
+    assert any(a[8] for a in articles) and any(a[9] for a in articles)  # topics and entities found
+    assert all(a[10] for a in articles)  # every article (all English) went through the model
+    assert looked_up == joined and spilled == joined
+    assert list(spill.glob("*.spill"))
 
 
 def test_ids_to_decide_are_found_however_the_ids_are_split_between_bundles() -> None:

@@ -215,3 +215,77 @@ def test_attach_reads_mentions_from_spill_files(tmp_path: Path) -> None:
     ]
     assert [e.entity for e in found[1].entities] == ["Berlin"] and found[2].entities == ()
     assert [a.entities_tagged for a in found] == [True, True, True, False]
+
+
+def test_chained_steps_wait_together_and_each_meets_its_own_side_input(tmp_path: Path) -> None:
+    """ChainFn: each main output of a step is the next step's element, a tagged output leaves at once,
+    and each step gets the side inputs it names; through spill files (one wait for both steps) as
+    without them."""
+    import apache_beam as beam
+    from apache_beam import pvalue
+    from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
+
+    from feedflow.transforms.base import ChainFn, spill_before
+
+    class ScaleFn(beam.DoFn):
+        """n → n × factor[n % 2], and n itself to ``odd`` when odd."""
+
+        def process(self, n: int, factors: dict[int, int]) -> Any:
+            if n % 2:
+                yield pvalue.TaggedOutput("odd", n)
+            yield n * factors[n % 2]
+
+    class LabelFn(beam.DoFn):
+        """n → (n, label) for each label in the list, or none."""
+
+        def process(self, n: int, labels: list[str]) -> Any:
+            for label in labels:
+                yield n, label
+
+    def run(spill_dir: Path | None, out: Path) -> dict[str, Any]:
+        out.mkdir(parents=True)
+        pipeline = beam.Pipeline(runner=FnApiRunner())
+        parts = [pipeline | f"Part{n}" >> beam.Create(part) for n, part in enumerate([[1, 2, 3], [4, 5]])]
+        factors = pipeline | "Factors" >> beam.Create([(0, 10), (1, 100)])
+        labels = pipeline | "Labels" >> beam.Create(["a", "b"])
+        chain = ChainFn([(ScaleFn(), ("factors",)), (LabelFn(), ("labels",))])
+        source, fn = spill_before(parts, "Chain", str(spill_dir) if spill_dir else None, chain)
+        result = source | "Chain" >> beam.ParDo(
+            fn, factors=pvalue.AsDict(factors), labels=pvalue.AsList(labels)
+        ).with_outputs("odd", main="main")
+        for name in ("main", "odd"):
+            _ = (
+                result[name]
+                | f"{name}List" >> beam.combiners.ToList()
+                | f"{name}Out" >> beam.Map(lambda items, name=name: (out / name).write_text(json.dumps(sorted(items))))
+            )
+        pipeline.run().wait_until_finish()
+        return {name: json.loads((out / name).read_text()) for name in ("main", "odd")}
+
+    direct = run(None, tmp_path / "direct")
+    assert direct == {
+        "main": sorted([n * (100 if n % 2 else 10), label] for n in range(1, 6) for label in "ab"),
+        "odd": [1, 3, 5],
+    }
+    assert run(tmp_path / "spill", tmp_path / "spilled") == direct
+    assert len(list((tmp_path / "spill").glob("*.spill"))) == 2  # one wait: one file per part
+
+
+def test_a_chain_refuses_no_steps_and_a_step_that_emits_when_its_bundle_ends() -> None:
+    import apache_beam as beam
+
+    from feedflow.transforms.base import ChainFn
+
+    class AtTheEndFn(beam.DoFn):
+        def process(self, n: int) -> Any:
+            yield n
+
+        def finish_bundle(self) -> Any:
+            yield "late"
+
+    with pytest.raises(ValueError, match="at least one step"):
+        ChainFn([])
+    chain = ChainFn([(beam.DoFn(), ()), (AtTheEndFn(), ())])
+    chain.start_bundle()
+    with pytest.raises(TypeError, match="AtTheEndFn emits from finish_bundle"):
+        list(chain.finish_bundle())

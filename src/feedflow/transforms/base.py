@@ -16,7 +16,7 @@ import gc
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
 
@@ -392,6 +392,51 @@ class FromSpillFn(beam.DoFn):
 
     def teardown(self) -> None:
         self._inner.teardown()
+
+
+class ChainFn(beam.DoFn):
+    """DoFns run one after the other on each element, as one DoFn: each main output of a step is the
+    next step's element, a tagged output leaves at once. ``steps`` pairs each DoFn with the names of
+    the ParDo's side inputs (keyword arguments) it takes. So that several steps that wait on side
+    inputs wait together: records spilled once, read back once (:func:`spill_before`) instead of one
+    spill file round trip per step."""
+
+    def __init__(self, steps: Sequence[tuple[beam.DoFn, tuple[str, ...]]]) -> None:
+        if not steps:
+            raise ValueError("ChainFn needs at least one step")
+        self._steps = list(steps)
+
+    def setup(self) -> None:
+        for fn, _ in self._steps:
+            fn.setup()
+
+    def start_bundle(self) -> None:
+        for fn, _ in self._steps:
+            fn.start_bundle()
+
+    @_no_beam_hints  # as FromSpillFn: the side inputs come by name
+    def process(self, element: Any, **sides: Any) -> Iterator[Any]:
+        return self._run(0, element, sides)
+
+    def _run(self, at: int, element: Any, sides: dict[str, Any]) -> Iterator[Any]:
+        fn, names = self._steps[at]
+        outputs = fn.process(element, **{name: sides[name] for name in names})
+        last = at == len(self._steps) - 1
+        for output in outputs or ():
+            if last or isinstance(output, pvalue.TaggedOutput):
+                yield output
+            else:
+                yield from self._run(at + 1, output, sides)
+
+    def finish_bundle(self) -> Iterator[Any]:
+        for fn, _ in self._steps:  # a step that emits at the end of its bundle cannot be chained
+            if fn.finish_bundle() is not None:
+                raise TypeError(f"{type(fn).__name__} emits from finish_bundle: it cannot run in a ChainFn")
+        yield from ()
+
+    def teardown(self) -> None:
+        for fn, _ in self._steps:
+            fn.teardown()
 
 
 def spill_before(

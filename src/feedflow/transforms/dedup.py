@@ -543,11 +543,29 @@ class MarkNearDuplicates(_CrossArticleStep):
     edges (edges only: no text, no signature). With ``lookup`` the assignments reach the articles as a
     side input, the articles waiting in spill files under ``spill_dir`` when one is given; without it
     they are joined.
+
+    ``apply_later`` (with ``lookup`` and ``spill_dir``): the step does not apply the assignments; it
+    gives ``(signed article parts, (article_id, Assignment) pairs)`` so that the caller applies them
+    where the articles wait anyway (the entities' wait: :class:`ApplyAssignmentsFn` chained before the
+    mentions' step), one spill round trip per article fewer.
     """
 
     _config: NearDupConfig
 
-    def expand(self, inputs: tuple[Articles, PCollection[Any]]) -> PCollection[Any]:
+    def __init__(
+        self,
+        config: NearDupConfig,
+        narrow_history: bool = True,
+        lookup: bool = True,
+        spill_dir: str | None = None,
+        apply_later: bool = False,
+    ) -> None:
+        super().__init__(config, narrow_history, lookup, spill_dir)
+        if apply_later and not (lookup and spill_dir):
+            raise ValueError("apply_later needs lookup and a spill_dir: the articles wait for the assignments")
+        self._apply_later = apply_later
+
+    def expand(self, inputs: tuple[Articles, PCollection[Any]]) -> Any:
         parts, existing_files = inputs
         config = self._config
         bands, rows = lsh_bands(config.threshold)
@@ -650,6 +668,8 @@ class MarkNearDuplicates(_CrossArticleStep):
             | "CountClusters" >> beam.ParDo(CountClustersFn())
         )
         keyed = assignments | "KeyAssignments" >> beam.Map(lambda a: (a.article_id, a))
+        if self._apply_later:
+            return tuple(signed_parts), keyed
         applied: PCollection[Any]
         if self._lookup:  # one assignment per near-duplicate (a few per cent): a side input
             source, apply_fn = spill_before(signed_parts, "ApplyAssignments", self._spill_dir, ApplyAssignmentsFn())
@@ -665,7 +685,9 @@ class MarkNearDuplicates(_CrossArticleStep):
 
 
 class CrossArticleDedup(beam.PTransform[tuple[Articles, PCollection[Any]], Any]):
-    """Boilerplate then near-duplicates; either can be turned off with None."""
+    """Boilerplate then near-duplicates; either can be turned off with None. The articles, as one
+    PCollection; with ``apply_later`` (and near-duplicates on) their parts and the near-duplicate
+    assignments, not yet applied (see :class:`MarkNearDuplicates`)."""
 
     def __init__(
         self,
@@ -674,6 +696,7 @@ class CrossArticleDedup(beam.PTransform[tuple[Articles, PCollection[Any]], Any])
         narrow_history: bool = True,
         lookup: bool = True,
         spill_dir: str | None = None,
+        apply_later: bool = False,
     ) -> None:
         super().__init__()
         self._narrow = narrow_history
@@ -681,8 +704,9 @@ class CrossArticleDedup(beam.PTransform[tuple[Articles, PCollection[Any]], Any])
         self._spill_dir = spill_dir
         self._boilerplate = boilerplate
         self._near_dup = near_dup
+        self._apply_later = apply_later
 
-    def expand(self, inputs: tuple[Articles, PCollection[Any]]) -> PCollection[Any]:
+    def expand(self, inputs: tuple[Articles, PCollection[Any]]) -> Any:
         articles, existing_files = inputs
         if self._boilerplate is not None:
             articles = (articles, existing_files) | "Boilerplate" >> DropBoilerplate(
@@ -690,8 +714,10 @@ class CrossArticleDedup(beam.PTransform[tuple[Articles, PCollection[Any]], Any])
             )
         if self._near_dup is not None:
             articles = (articles, existing_files) | "NearDuplicates" >> MarkNearDuplicates(
-                self._near_dup, self._narrow, self._lookup, self._spill_dir
+                self._near_dup, self._narrow, self._lookup, self._spill_dir, self._apply_later
             )
+            if self._apply_later:
+                return articles  # (parts, assignments)
         elif self._boilerplate is not None:  # signatures are written only with near-duplicate detection
             articles = articles | "DropSignatures" >> beam.Map(lambda a: replace(a, minhash=()))
         result: PCollection[Any] = _flatten(list(_parts(articles)), "AllArticles")

@@ -53,7 +53,7 @@ def _slot_builder(cls: type) -> Callable[..., Any]:
     for a class whose ``__init__`` only stores its arguments (a frozen, slotted dataclass without
     ``__post_init__``): a new instance and one slot write per field through the slot's own descriptor,
     where the generated ``__init__`` looks each name up for ``object.__setattr__`` (Paragraph 1.07 →
-    0.57 µs; an Article is rebuilt with its ~13 paragraphs from each of its three or four spill files).
+    0.57 µs; an Article is rebuilt with its ~13 paragraphs from each of its three spill files).
     Any other class is returned as it is (its ``__init__`` may check or derive)."""
     names = _init_fields(cls)
     if hasattr(cls, "__post_init__") or getattr(cls, "__slots__", None) != tuple(names):
@@ -91,7 +91,7 @@ def _reduce_article(article: Article) -> tuple[Callable[..., Article], tuple[Any
     """An Article with its paragraphs as plain value tuples (one rebuild call for all of them instead
     of a reduce and a REDUCE per paragraph: an article has ~13) and its UTC dates as integers: a round
     trip of a real article 51 → 37 µs for the paragraphs, 41.7 → 35.1 for the dates, and each article
-    makes three or four (the spill files before each side-input step)."""
+    makes three (the spill files before the side-input steps)."""
     values = list(_article_values(article))
     values[_PARAGRAPHS_AT] = None
     for at in _DATES_AT:

@@ -58,6 +58,8 @@ from feedflow.transforms.base import (
     REJECTS,
     AccumulateFn,
     ApplyCore,
+    ChainFn,
+    CoreStepFn,
     LogProgressFn,
     SideIndex,
     Stopwatch,
@@ -68,7 +70,7 @@ from feedflow.transforms.base import (
     spill_each,
     spilled_records,
 )
-from feedflow.transforms.dedup import CrossArticleDedup
+from feedflow.transforms.dedup import ApplyAssignmentsFn, CrossArticleDedup
 from feedflow.transforms.pickling import from_blob, to_blob
 
 SKIPPED = "skipped"
@@ -338,27 +340,55 @@ class MentionsFromSideInputFn(beam.DoFn):
         yield tagged
 
 
-class TagEntities(beam.PTransform[PCollection[Any], Any]):
+class TagEntities(beam.PTransform[Any, Any]):
     """Articles → the same articles with entities, the model run once per distinct piece of text.
 
     The pieces of all articles are grouped by their text, so each distinct piece goes to one worker
     once (a per-worker cache cannot do that across workers), and the mentions are joined back to their
     articles by id — or, with ``spill_dir``, reach the articles as a side input while the articles
     wait in spill files there (no article through a shuffle). Articles in another language than the
-    model's pass with ``entities_tagged`` false."""
+    model's pass with ``entities_tagged`` false.
 
-    def __init__(self, config: NerConfig, spill_dir: str | None = None) -> None:
+    With ``spill_dir`` the input may be parts (a tuple of PCollections, each split where it is made) and
+    more may happen in the same wait, so that each article is spilled and read back once for all of it:
+    ``(parts, assignments)`` as input with ``assignments=True`` applies the near-duplicate assignments
+    (``(article_id, Assignment)`` pairs, :class:`MarkNearDuplicates` with ``apply_later``) first, and
+    ``topics`` tags topics next (neither needs the other, nor do the pieces)."""
+
+    def __init__(
+        self,
+        config: NerConfig,
+        spill_dir: str | None = None,
+        assignments: bool = False,
+        topics: TopicConfig | None = None,
+    ) -> None:
         super().__init__()
+        if (assignments or topics is not None) and spill_dir is None:
+            raise ValueError("assignments and topics are applied in the wait for the mentions: it needs a spill_dir")
         self._config = config
         self._spill_dir = spill_dir
+        self._assignments = assignments
+        self._topics = topics
 
-    def expand(self, articles: PCollection[Any]) -> PCollection[Any]:
+    def expand(self, inputs: Any) -> PCollection[Any]:
+        articles, assignments = inputs if self._assignments else (inputs, None)
+        parts: tuple[PCollection[Any], ...] = articles if isinstance(articles, tuple) else (articles,)
         keyed = self._spill_dir is None
-        split = articles | "Pieces" >> beam.ParDo(PiecesForNerFn(self._config, keyed)).with_outputs(
-            OTHER_LANGUAGE, KEYED, main="pieces"
+        if keyed and len(parts) > 1:
+            raise ValueError("a join (no spill_dir) takes the articles as one PCollection")
+        splits = [
+            part
+            | ("Pieces" if n == 0 else f"Pieces-{n + 1}")
+            >> beam.ParDo(PiecesForNerFn(self._config, keyed)).with_outputs(OTHER_LANGUAGE, KEYED, main="pieces")
+            for n, part in enumerate(parts)
+        ]
+        pieces = (
+            splits[0]["pieces"]
+            if len(splits) == 1
+            else tuple(split["pieces"] for split in splits) | "AllPieces" >> beam.Flatten()
         )
         mentions = (
-            split["pieces"]
+            pieces
             | "GroupByText" >> beam.GroupByKey()
             | "BatchPieces" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
             | "TagPieces" >> beam.ParDo(TagPiecesFn(self._config))
@@ -368,10 +398,19 @@ class TagEntities(beam.PTransform[PCollection[Any], Any]):
             # them, and a copy in its state, to the end of the run, and measure their deep size on the
             # way (py-spy, 5k articles: ~0.2 ms an article; 2k A/B: CPU outside the model 10.1 → 9.3 s).
             mention_files = spill_each([mentions], "Mentions", self._spill_dir)
-            fn = MentionsFromSideInputFn(self._config)
-            source, attach = spill_before([split[KEYED]], "Attach", self._spill_dir, fn)
-            attached: PCollection[Any] = source | "Attach" >> beam.ParDo(attach, pvalue.AsIter(mention_files))
+            sides: dict[str, Any] = {"mention_files": pvalue.AsIter(mention_files)}
+            steps: list[tuple[beam.DoFn, tuple[str, ...]]] = []
+            if assignments is not None:
+                steps.append((ApplyAssignmentsFn(), ("assignments",)))
+                sides["assignments"] = pvalue.AsDict(assignments)
+            if self._topics is not None:  # TopicStep never rejects: its rejects output stays empty
+                steps.append((CoreStepFn("TagTopics", TopicStep, self._topics), ()))
+            steps.append((MentionsFromSideInputFn(self._config), ("mention_files",)))
+            fn = steps[0][0] if len(steps) == 1 else ChainFn(steps)
+            source, attach = spill_before([split[KEYED] for split in splits], "Attach", self._spill_dir, fn)
+            attached: PCollection[Any] = source | "Attach" >> beam.ParDo(attach, **sides)
             return attached
+        [split] = splits
         tagged = (
             {"article": split[KEYED], "mentions": mentions}
             | "JoinMentions" >> beam.CoGroupByKey()
@@ -381,22 +420,39 @@ class TagEntities(beam.PTransform[PCollection[Any], Any]):
         return result
 
 
-class TagArticles(beam.PTransform[PCollection[Any], Any]):
+class TagArticles(beam.PTransform[Any, Any]):
     """Topics then entities; either can be skipped (rows then have empty tags). ``spill_dir``: see
-    TagEntities."""
+    TagEntities. With ``assignments`` (entities on, a ``spill_dir``): the input is ``(article parts,
+    near-duplicate assignments)``, applied with the topics in the entities' wait (see TagEntities)."""
 
-    def __init__(self, topics: TopicConfig | None, entities: NerConfig | None, spill_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        topics: TopicConfig | None,
+        entities: NerConfig | None,
+        spill_dir: str | None = None,
+        assignments: bool = False,
+    ) -> None:
         super().__init__()
+        if assignments and (entities is None or spill_dir is None):
+            raise ValueError("assignments are applied in the entities' wait: it needs entities and a spill_dir")
         self._topics = topics
         self._entities = entities
         self._spill_dir = spill_dir
+        self._assignments = assignments
 
-    def expand(self, articles: PCollection[Any]) -> PCollection[Any]:
+    def expand(self, articles: Any) -> PCollection[Any]:
+        if self._assignments:
+            assert self._entities is not None
+            tagged: PCollection[Any] = articles | "TagEntities" >> TagEntities(
+                self._entities, self._spill_dir, True, self._topics
+            )
+            return tagged
         if self._topics is not None:
             articles, _ = articles | ApplyCore("TagTopics", TopicStep, self._topics)
         if self._entities is not None:
             articles = articles | "TagEntities" >> TagEntities(self._entities, self._spill_dir)
-        return articles
+        result: PCollection[Any] = articles
+        return result
 
 
 class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]], Any]):
@@ -451,10 +507,13 @@ class ProcessArticles(beam.PTransform[tuple[PCollection[Any], PCollection[Any]],
         )
         if self._enrich is not None:  # e.g. ingest --fetch-articles: only articles new to the dataset
             fresh = (fresh | "Fresh" >> beam.Flatten() | "Enrich" >> self._enrich,)
+        # Batch with spill files: the articles wait once for both the near-duplicate assignments and
+        # their mentions (each wait is a spill file round trip of every article).
+        together = self._spill_dir is not None and self._near_dup is not None and self._entities is not None
         deduped = (fresh, existing_files) | "CrossDedup" >> CrossArticleDedup(
-            self._boilerplate, self._near_dup, self._narrow, self._lookup, self._spill_dir
+            self._boilerplate, self._near_dup, self._narrow, self._lookup, self._spill_dir, together
         )
-        tagged = deduped | "Tag" >> TagArticles(self._topics, self._entities, self._spill_dir)
+        tagged = deduped | "Tag" >> TagArticles(self._topics, self._entities, self._spill_dir, together)
         rejects = (build_rejects, dup_rejects) | "ProcessRejects" >> beam.Flatten()
         return tagged, rejects, skipped
 
