@@ -144,3 +144,7 @@ def test_ner_shows_progress_and_sends_mentions_to_every_article_holding_the_piec
     (_, first), (_, second) = out
     assert ("Angela Merkel", "PERSON", 0) in first and ("Angela Merkel", "PERSON", 120) in second
     assert "2 distinct paragraphs through NER so far (this worker" in caplog.text
+    batched = TagPiecesFn(config, batched=True)  # for spill files: the same pairs, as one list per batch
+    batched.setup()
+    assert list(batched.process([(text, [("a1", 0), ("a2", 120)]), ("Nothing to see here.", [("a3", 0)])])) == [out]
+    assert list(batched.process([("Nothing to see here.", [("a3", 0)])])) == []  # no empty list either

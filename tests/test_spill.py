@@ -179,7 +179,7 @@ def test_verify_reads_paired_signatures_from_spill_files_as_from_the_pairs(tmp_p
 
 
 def test_attach_reads_mentions_from_spill_files(tmp_path: Path) -> None:
-    """Entities attached from a side input of spill files of ``(article_id, mentions)``: an article's
+    """Entities attached from a side input of spill files of batches of ``(article_id, mentions)``: an article's
     mentions may be split across files, one with none is tagged with none, and an article in another
     language passes untagged."""
     import datetime
@@ -203,7 +203,8 @@ def test_attach_reads_mentions_from_spill_files(tmp_path: Path) -> None:
         ("b", (("Berlin", "LOC", 31),)),
         ("a", (("Berlin", "LOC", 31), ("Biden", "PERSON", 39))),  # a's second piece, in the other file
     ]
-    files = [_spill(tmp_path, [to_blob(p) for p in pairs[:2]]), _spill(tmp_path, [to_blob(pairs[2])])]
+    # TagPiecesFn's batches: a list of pairs per frame
+    files = [_spill(tmp_path, [to_blob(pairs[:1]), to_blob(pairs[1:2])]), _spill(tmp_path, [to_blob(pairs[2:])])]
     fn = MentionsFromSideInputFn(NerConfig())
     found = [out for a in ("a", "b", "c") for out in fn.process(article(a, "en"), files)]
     found += list(fn.process(article("d", "de"), files))

@@ -256,10 +256,14 @@ class PiecesForNerFn(beam.DoFn):
 class TagPiecesFn(beam.DoFn):
     """Batches of ``(piece, [(article_id, offset), ...])`` → ``(article_id, mentions)`` for each article
     the piece is in, where the model found something. Each distinct piece of the run arrives once, on one
-    worker, so syndicated text goes through the model once whatever the worker count."""
+    worker, so syndicated text goes through the model once whatever the worker count.
 
-    def __init__(self, config: NerConfig, progress_every_s: float = 15.0) -> None:
+    ``batched``: one list of those pairs per batch instead (for a spill file: one frame per batch, not
+    one element and one pickle per pair; ~9 pairs an article)."""
+
+    def __init__(self, config: NerConfig, progress_every_s: float = 15.0, batched: bool = False) -> None:
         self._config = config
+        self._batched = batched
         self._tagger: EntityTagger | None = None
         self._tagged = Metrics.counter(NAMESPACE, "TagEntities.paragraphs_tagged")
         self._watch = Stopwatch("TagEntities")
@@ -281,7 +285,7 @@ class TagPiecesFn(beam.DoFn):
             rate = self._done / max(now - self._started, 1e-9)
             _LOG.info("… %d distinct paragraphs through NER so far (this worker, %.0f/s)", self._done, rate)
 
-    def process(self, batch: Sequence[tuple[str, Iterable[tuple[str, int]]]]) -> Iterator[tuple[str, Any]]:
+    def process(self, batch: Sequence[tuple[str, Iterable[tuple[str, int]]]]) -> Iterator[Any]:
         assert self._tagger is not None, "setup() was not called"
         if self._setup_us:
             Metrics.counter(NAMESPACE, "TagEntities.setup_us").inc(self._setup_us)
@@ -292,10 +296,16 @@ class TagPiecesFn(beam.DoFn):
             found = self._tagger.spans_many([text for text, _ in batch])
         self._tagged.inc(len(batch))
         self._log_progress(len(batch))
-        for (text, refs), spans in zip(batch, found, strict=True):
-            if spans:
-                for article_id, offset in refs:
-                    yield article_id, mentions_at(text, spans, offset)
+        pairs = [
+            (article_id, mentions_at(text, spans, offset))
+            for (text, refs), spans in zip(batch, found, strict=True)
+            if spans
+            for article_id, offset in refs
+        ]
+        if not self._batched:
+            yield from pairs
+        elif pairs:
+            yield pairs
 
 
 class AttachEntitiesFn(beam.DoFn):
@@ -314,9 +324,16 @@ class AttachEntitiesFn(beam.DoFn):
             yield article
 
 
+def _mention_pairs(files: Iterable[SpillFile]) -> Iterator[tuple[str, Any]]:
+    """The ``(article_id, mentions)`` pairs of spill files of batches of them (TagPiecesFn, batched)."""
+    for batch in spilled_records(files):
+        yield from batch
+
+
 class MentionsFromSideInputFn(beam.DoFn):
     """Article → the article with its entities, its pieces' mentions looked up in a side input of spill
-    files of ``(article_id, mentions)`` (read and indexed once per bundle); an article in another
+    files of lists of ``(article_id, mentions)`` (TagPiecesFn's batches; read and indexed once per
+    bundle); an article in another
     language than the model's passes as it is (``entities_tagged`` false). One output for both, so no
     Flatten after it (the in-process runner would hold every article there before writing)."""
 
@@ -334,7 +351,7 @@ class MentionsFromSideInputFn(beam.DoFn):
             yield article
             return
         with self._watch:
-            found = self._index.of(mention_files, spilled_records).get(article.article_id, ())
+            found = self._index.of(mention_files, _mention_pairs).get(article.article_id, ())
             tagged = with_mentions(article, (m for ms in found for m in ms))
         self._tagged.inc()
         yield tagged
@@ -391,7 +408,7 @@ class TagEntities(beam.PTransform[Any, Any]):
             pieces
             | "GroupByText" >> beam.GroupByKey()
             | "BatchPieces" >> beam.BatchElements(min_batch_size=64, max_batch_size=1024)
-            | "TagPieces" >> beam.ParDo(TagPiecesFn(self._config))
+            | "TagPieces" >> beam.ParDo(TagPiecesFn(self._config, batched=self._spill_dir is not None))
         )
         if self._spill_dir is not None:  # every article waits in spill files; other languages pass Attach
             # The mentions reach Attach as spill files too: as records, the in-process runner would keep
