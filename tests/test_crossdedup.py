@@ -492,6 +492,29 @@ def test_assignments_topics_and_entities_met_in_one_wait_decide_as_the_joins(tmp
     assert list(spill.glob("*.spill"))
 
 
+def test_waiting_once_is_refused_where_there_is_nothing_to_wait_for_together() -> None:
+    """The assignments are applied in the entities' wait only with near-duplicates on, lookups through
+    spill files and entities on; any other combination is a programming error, said when the step is
+    built (not an article silently left without its assignment)."""
+    from feedflow.config import NerConfig
+    from feedflow.transforms.dedup import CrossArticleDedup, MarkNearDuplicates
+    from feedflow.transforms.stages import TagArticles, TagEntities
+
+    with pytest.raises(ValueError, match="needs near_dup"):
+        CrossArticleDedup(BoilerplateConfig(), None, spill_dir="spill", apply_later=True)
+    with pytest.raises(ValueError, match="needs lookup and a spill_dir"):
+        MarkNearDuplicates(NearDupConfig(), apply_later=True)
+    with pytest.raises(ValueError, match="needs lookup and a spill_dir"):
+        MarkNearDuplicates(NearDupConfig(), lookup=False, spill_dir="spill", apply_later=True)
+    with pytest.raises(ValueError, match="needs entities and a spill_dir"):
+        TagArticles(None, None, spill_dir="spill", assignments=True)
+    with pytest.raises(ValueError, match="needs entities and a spill_dir"):
+        TagArticles(None, NerConfig(), assignments=True)
+    with pytest.raises(ValueError, match="needs a spill_dir"):
+        TagEntities(NerConfig(), assignments=True)
+    assert CrossArticleDedup(BoilerplateConfig(), NearDupConfig(), spill_dir="spill", apply_later=True)
+
+
 def test_ids_to_decide_are_found_however_the_ids_are_split_between_bundles() -> None:
     """A second copy of an id, or a committed version of it, puts the id through ChooseOne's join,
     also when the copies are in different bundles (workers) whose accumulators are merged."""

@@ -699,6 +699,8 @@ class CrossArticleDedup(beam.PTransform[tuple[Articles, PCollection[Any]], Any])
         apply_later: bool = False,
     ) -> None:
         super().__init__()
+        if apply_later and near_dup is None:
+            raise ValueError("apply_later leaves the near-duplicate assignments to the caller: it needs near_dup")
         self._narrow = narrow_history
         self._lookup = lookup
         self._spill_dir = spill_dir
