@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from feedflow.core.kernels import minhash, shingle_hashes
+from feedflow.core.kernels import _fold_zone, minhash, shingle_hashes
 from feedflow.core.neardup import (
     _POLY,
     _POLY_INV,
@@ -23,6 +23,7 @@ from feedflow.core.neardup import (
     band_keys_many,
     splitmix64,
 )
+from feedflow.core.topics import _fold_table, normalize_text
 
 MASK = 2**64 - 1
 
@@ -170,3 +171,15 @@ def test_the_kernels_work_where_numba_finds_no_cache_directory() -> None:
     signature = MinHasher().signature(["the storm hit the coast on may"])
     assert signature is not None
     assert found.stdout.split("\n")[:3] == [str(signature.tolist()[:4]), "en", "{0: 3.0}"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=60))
+@example(" \u00a0Wall\u2014Street\t\n ’s\u3000")
+@example("ΣΟΦΙΑΣ İstanbul")
+def test_the_compiled_fold_is_normalize_text(text: str) -> None:
+    lowered = text.lower()
+    codes = np.frombuffer(lowered.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    out = np.empty(codes.shape[0], dtype=np.uint32)
+    end = _fold_zone(codes, 0, codes.shape[0], _fold_table(), out, 0)
+    assert out[:end].tobytes().decode("utf-32-le") == normalize_text(text)

@@ -621,3 +621,76 @@ def test_the_shipped_terms_match_as_the_regex_matched(tagger: TopicTagger) -> No
         assert found, "every case has terms"
         expected = regex_hits(dict(tagger._matcher.terms), title_text, TITLE_WEIGHT, body)
         assert list(found.items()) == list(expected.items())
+
+
+# ---------------------------------------------------- the compiled evidence against the Python steps
+
+
+def reference_evidence(tagger: TopicTagger, title: str, paragraphs: list[str]) -> dict[str, list[tuple[float, str]]]:
+    """Steps 3 and 4 of the module docstring in Python, as the tagger computed them before they were
+    compiled: normalize_text, the matcher's hits (the regex-equal scan), then each unit's value."""
+    body = normalize_text(_PARAGRAPH_SEPARATOR.join(paragraphs)) if paragraphs else ""
+    hits = tagger._matcher.hits(normalize_text(title) if title else "", TITLE_WEIGHT, body)
+    contributions: dict[str, list[tuple[float, str]]] = {}
+    for index, count in hits.items():
+        label, weight, homes = tagger._units[index]
+        value = weight * (count if count <= 1.0 else 1.0 + math.log(count))
+        for code, share in homes:
+            contributions.setdefault(code, []).append((value * share, label))
+    return contributions
+
+
+def reference_tag(tagger: TopicTagger, title: str, paragraphs: list[str]) -> tuple[TopicScore, ...]:
+    """Step 5 in Python over :func:`reference_evidence` (each topic's evidence summed in order)."""
+    contributions = reference_evidence(tagger, title, paragraphs)
+    evidence = {}
+    for code, values in contributions.items():
+        total = 0.0
+        for value, _ in values:
+            total += value
+        evidence[code] = total
+    best = max(evidence.values(), default=0.0)
+    scored = sorted(
+        (
+            (score, code)
+            for code, value in evidence.items()
+            if (score := round(value / (best + 1.0), 4)) >= tagger.config.min_score and score > 0.0
+        ),
+        key=lambda sc: (-sc[0], sc[1]),
+    )
+    out = []
+    for score, code in scored[: tagger.config.max_topics]:
+        ranked = sorted(contributions[code], key=lambda vl: (-vl[0], vl[1]))
+        labels = tuple(dict.fromkeys(label for _, label in ranked if label))[:5]
+        out.append(TopicScore(code=code, label=tagger._tops[code].label, score=score, evidence=labels))
+    return tuple(out)
+
+
+# Words of the shipped terms in every case, joined by every kind of space, dash and apostrophe that
+# normalize_text folds, and letters whose lower case is special (a final sigma, a dotted capital I).
+_NEWS_WORDS = [
+    "Soccer", "STRIKER", "striker", "World Cup", "election", "Prime Minister", "stock", "market",
+    "interest rates", "don", "t", "parliament", "Σ", "ΣΟΦΙΑ", "İstanbul", "İ", "x", "1", "é", "Wall", "Street",
+]  # fmt: skip
+_GLUE = [" ", "  ", "\t", "\n\n", "\u00a0", "\u3000", "-", " - ", "\u2014", "\u2212", "’", "'", "\u02bc", "", ".", ","]
+_NEWS_TEXT = st.lists(st.tuples(st.sampled_from(_NEWS_WORDS), st.sampled_from(_GLUE)), max_size=30).map(
+    lambda pairs: "".join(word + glue for word, glue in pairs)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(title=_NEWS_TEXT, paragraphs=st.lists(_NEWS_TEXT, max_size=4))
+@example(title="", paragraphs=["Wall\u2014Street   stock\u00a0market", "STRIKER’s World\tCup"])
+@example(title="ΣΟΦΙΑΣ", paragraphs=["İstanbul election"])
+def test_the_compiled_evidence_is_the_python_steps(tagger: TopicTagger, title: str, paragraphs: list[str]) -> None:
+    assert tagger.evidence(title, paragraphs) == reference_evidence(tagger, title, paragraphs)
+    assert tagger.tag(title, paragraphs) == reference_tag(tagger, title, paragraphs)
+
+
+def test_the_compiled_evidence_tags_real_articles_as_the_python_steps(tagger: TopicTagger) -> None:
+    title, paragraphs = _seed()
+    cases = [(title, paragraphs), ("Crónica: l'économie — ça va?", [SPORTS_TEXT, BUSINESS_TEXT]), ("", [TECH_TEXT])]
+    for case_title, case_paragraphs in cases:
+        found = tagger.tag(case_title, case_paragraphs)
+        assert found, "every case has topics"
+        assert found == reference_tag(tagger, case_title, case_paragraphs)

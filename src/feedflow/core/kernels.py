@@ -18,6 +18,7 @@ numba mixes ``uint64`` with a plain ``int`` into ``float64``; every constant bel
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -210,8 +211,10 @@ def _scan_terms(
     count: int,
 ) -> int:
     """One zone ``text[start:end]`` of :func:`term_hits`; returns the new count of touched units."""
-    word, symbols, root, edge_start, edge_symbol, edge_node, node_term, item_start, item_unit, item_weight = trie
+    word, symbols, root, edge_start, edge_symbol, edge_node, node_term, item_start, item_unit, item_weight = trie[:10]
+    rows, dense = trie[10:]
     known = symbols.shape[0]
+    alphabet = root.shape[0]
     p = start
     while p < end:
         if p > start and word[text[p - 1]]:  # (?<!\w): a term starts only where no word character precedes
@@ -234,10 +237,14 @@ def _scan_terms(
             symbol = symbols[code] if code < known else -1
             child = -1
             if symbol >= 0:
-                for edge in range(edge_start[node], edge_start[node + 1]):
-                    if edge_symbol[edge] == symbol:
-                        child = edge_node[edge]
-                        break
+                row = rows[node]
+                if row >= 0:  # a node with many children: its row of the dense table
+                    child = dense[row * alphabet + symbol]
+                else:
+                    for edge in range(edge_start[node], edge_start[node + 1]):
+                        if edge_symbol[edge] == symbol:
+                            child = edge_node[edge]
+                            break
             node = child
         if best_term < 0:
             p += 1
@@ -254,6 +261,20 @@ def _scan_terms(
 
 
 @_compiled
+def _count_terms(
+    text: npt.NDArray[np.uint32], split: int, end: int, first_zone: float, trie: tuple[Any, ...], units: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32]]:
+    """The two zones ``text[:split]`` (``first_zone``) and ``text[split:end]`` (1.0) scanned by
+    :func:`_scan_terms`: each unit's hits, and the units touched, in order of first touch."""
+    hits = np.zeros(units, dtype=np.float64)
+    seen = np.zeros(units, dtype=np.bool_)
+    touched = np.empty(units, dtype=np.int32)
+    count = _scan_terms(text, 0, split, first_zone, trie, hits, seen, touched, 0)
+    count = _scan_terms(text, split, end, 1.0, trie, hits, seen, touched, count)
+    return hits, touched[:count]
+
+
+@_compiled
 def term_hits(
     text: npt.NDArray[np.uint32], split: int, first_zone: float, units: int, trie: tuple[Any, ...]
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]:
@@ -267,11 +288,84 @@ def term_hits(
     their sums (the same float operations in the same order as the dict the regex loop filled).
 
     ``trie``: ``(word, symbols, root, edge_start, edge_symbol, edge_node, node_term, item_start,
-    item_unit, item_weight)`` as ``TermMatcher`` builds it."""
-    hits = np.zeros(units, dtype=np.float64)
-    seen = np.zeros(units, dtype=np.bool_)
-    touched = np.empty(units, dtype=np.int32)
-    count = _scan_terms(text, 0, split, first_zone, trie, hits, seen, touched, 0)
-    count = _scan_terms(text, split, text.shape[0], 1.0, trie, hits, seen, touched, count)
-    order = touched[:count].copy()
+    item_unit, item_weight, rows, dense)`` as ``TermMatcher`` builds it."""
+    hits, touched = _count_terms(text, split, text.shape[0], first_zone, trie, units)
+    order = touched.copy()
     return order, hits[order]
+
+
+@_compiled
+def _fold_zone(
+    text: npt.NDArray[np.uint32], start: int, end: int, fold: npt.NDArray[np.int32], out: npt.NDArray[np.uint32], n: int
+) -> int:
+    """Appends ``text[start:end]`` (lower case already) to ``out[n:]`` as ``normalize_text`` leaves it:
+    ``fold[code]`` is -1 for whitespace and dashes (a run of them becomes one space, none at either
+    end of the zone), the straight apostrophe for a curly one, else the code itself (so is every code
+    past the table). Returns the new length of ``out``."""
+    known = fold.shape[0]
+    begin = n
+    pending = False
+    for p in range(start, end):
+        code = text[p]
+        if code < known:
+            mapped = fold[code]
+            if mapped < 0:
+                pending = True
+                continue
+            code = np.uint32(mapped)
+        if pending and n > begin:
+            out[n] = 32
+            n += 1
+        pending = False
+        out[n] = code
+        n += 1
+    return n
+
+
+@_compiled
+def topic_evidence(
+    text: npt.NDArray[np.uint32],
+    split: int,
+    first_zone: float,
+    trie: tuple[Any, ...],
+    fold: npt.NDArray[np.int32],
+    units: tuple[Any, ...],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.int32]]:
+    """The topic tagger's evidence (``feedflow.core.topics.TopicTagger``) from its raw text, lower case:
+    ``text[:split]`` the title, ``text[split:]`` the body. Each zone is normalised as ``normalize_text``
+    does (``fold``, see :func:`_fold_zone`), the terms are counted as :func:`term_hits` counts them,
+    and each touched unit, in order of first touch, gives ``weight × f(count)`` (``f(x) = x`` up to 1,
+    ``1 + ln x`` above) times its share to each of its homes, in order.
+
+    ``units``: ``(weight, home_start, home_top, home_share, tops)``: per unit its weight and its homes
+    ``home_start[u]:home_start[u + 1]`` (top index, share); ``tops`` the number of top-level topics.
+    Returns each top's evidence (the sum of its contributions in order; 0 where it has none) and the
+    contributions in order: top index, value, unit."""
+    weight, home_start, home_top, home_share, tops = units
+    norm = np.empty(text.shape[0], dtype=np.uint32)
+    middle = _fold_zone(text, 0, split, fold, norm, 0)
+    end = _fold_zone(text, split, text.shape[0], fold, norm, middle)
+    hits, touched = _count_terms(norm, middle, end, first_zone, trie, weight.shape[0])
+    count = touched.shape[0]
+    sums = np.zeros(tops, dtype=np.float64)
+    contributions = 0
+    for i in range(count):
+        unit = touched[i]
+        contributions += home_start[unit + 1] - home_start[unit]
+    c_top = np.empty(contributions, dtype=np.int32)
+    c_value = np.empty(contributions, dtype=np.float64)
+    c_unit = np.empty(contributions, dtype=np.int32)
+    c = 0
+    for i in range(count):
+        unit = touched[i]
+        hit = hits[unit]
+        value = weight[unit] * (hit if hit <= 1.0 else 1.0 + math.log(hit))
+        for home in range(home_start[unit], home_start[unit + 1]):
+            top = home_top[home]
+            share = value * home_share[home]
+            sums[top] += share
+            c_top[c] = top
+            c_value[c] = share
+            c_unit[c] = unit
+            c += 1
+    return sums, c_top, c_value, c_unit
