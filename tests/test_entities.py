@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
@@ -18,6 +20,7 @@ from feedflow.core.entities import (
     _chunks,
     _trim,
     aggregate_mentions,
+    aggregate_values,
     mask_bullets,
     normalize_mention,
 )
@@ -399,3 +402,94 @@ def test_seed_article_golden(tagger: EntityTagger) -> None:
     assert not any(e.entity == "Official" for e in entities)
     assert [e.first_offset for e in entities] == sorted(e.first_offset for e in entities)
     assert len(found) == len(entities), "one entity per (name, label)"
+
+
+# ------------------------------------------------ the folding's fast paths against the rules as written
+
+
+def reference_roots(names: set[str]) -> dict[str, str]:
+    """Rule (c) as first written: each PERSON name → the one longest name its tokens run inside."""
+    tokens = {name: tuple(name.split()) for name in names}
+    roots: dict[str, str] = {}
+    for name in sorted(tokens, key=lambda n: (-len(tokens[n]), n)):
+        toks = tokens[name]
+        targets = {
+            roots[other]
+            for other in tokens
+            if len(tokens[other]) > len(toks)
+            and any(tokens[other][i : i + len(toks)] == toks for i in range(len(tokens[other]) - len(toks) + 1))
+        }
+        roots[name] = targets.pop() if len(targets) == 1 else name
+    return roots
+
+
+def reference_aggregate(mentions: list[tuple[str, str, int]]) -> tuple[Entity, ...]:
+    """Rules (a), (b) and (c) of the module docstring, written plainly (no fast path)."""
+    norms = [
+        [canonical, label, text, offset]
+        for text, label, offset in sorted(mentions, key=lambda m: (m[2], m[1], m[0]))
+        if (canonical := normalize_mention(text))
+    ]
+    labels: dict[str, Counter[str]] = defaultdict(Counter)
+    for canonical, label, _, _ in norms:
+        labels[canonical][label] += 1
+    for n in norms:  # (a) the most frequent label, unless tied
+        ranked = labels[n[0]].most_common(2)
+        if len(ranked) == 2 and ranked[0][1] > ranked[1][1]:
+            n[1] = ranked[0][0]
+    persons = Counter(n[0] for n in norms if n[1] == "PERSON")
+    roots = reference_roots(set(persons))
+    root_mentions: Counter[str] = Counter()
+    for name, count in persons.items():
+        root_mentions[roots[name]] += count
+    others = Counter(n[0] for n in norms if n[1] != "PERSON")
+    relabel = set()
+    for canonical, count in others.items():  # (b) one person's surname, when the article agrees
+        toks = tuple(canonical.split())
+        owners = {
+            roots[name]
+            for name in persons
+            if len(name.split()) > len(toks) and tuple(name.split())[-len(toks) :] == toks
+        }
+        if len(owners) == 1:
+            (owner,) = owners
+            votes = root_mentions[owner] + (
+                persons[canonical] if canonical in persons and roots[canonical] != owner else 0
+            )
+            if votes > count:
+                relabel.add(canonical)
+    for n in norms:
+        if n[0] in relabel:
+            n[1] = "PERSON"
+    roots = reference_roots({n[0] for n in norms if n[1] == "PERSON"})
+    groups: dict[tuple[str, str], list[list[Any]]] = {}
+    for n in norms:
+        groups.setdefault((roots[n[0]] if n[1] == "PERSON" else n[0], n[1]), []).append(n)
+    entities = [
+        Entity(canonical, label, len(items), tuple(dict.fromkeys(n[2] for n in items)), items[0][3])
+        for (canonical, label), items in groups.items()
+    ]
+    return tuple(sorted(entities, key=lambda e: (e.first_offset, e.label, e.entity)))
+
+
+_PEOPLE_TOKENS = st.sampled_from(["Kamala", "Harris", "Henry", "Ford", "John", "Jane", "Smith", "George", "Washington"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(_PEOPLE_TOKENS, min_size=1, max_size=3).map(" ".join),
+            st.sampled_from(["PERSON", "ORG", "GPE"]),
+            st.booleans(),
+        ),
+        max_size=14,
+    )
+)
+@example([("Kamala Harris", "PERSON", False), ("Harris", "ORG", False), ("Harris", "PERSON", True)])
+@example([("John Smith", "PERSON", False), ("Jane Smith", "PERSON", False), ("Smith", "PERSON", False)])
+def test_folding_is_the_rules_as_written(names: list[tuple[str, str, bool]]) -> None:
+    mentions = [
+        (f"{name}’s" if possessive else name, label, 10 * i) for i, (name, label, possessive) in enumerate(names)
+    ]
+    assert aggregate_values(mentions) == reference_aggregate(mentions)

@@ -12,8 +12,11 @@ Flow of records:
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 #: Reader kinds, as recorded on every record (``RawArticle.kind``).
 KIND_TEXT = "text"
@@ -168,3 +171,35 @@ class Article:
     @property
     def boilerplate_paragraphs(self) -> int:
         return sum(1 for p in self.paragraphs if p.boilerplate)
+
+
+# ------------------------------------------------------------------ building records fast
+
+
+def init_fields(cls: type) -> list[str]:
+    """The field names of ``cls``, in ``__init__``'s order; every field must be one (rebuilt from values)."""
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    if len(names) != len(dataclasses.fields(cls)):
+        raise TypeError(f"{cls.__name__} has fields outside __init__: it cannot be rebuilt from its values")
+    return names
+
+
+def slot_builder(cls: type) -> Callable[..., Any]:
+    """A function ``(*values) -> record`` that makes what ``cls(*values)`` makes, about twice as fast
+    for a class whose ``__init__`` only stores its arguments (a frozen, slotted dataclass without
+    ``__post_init__``): a new instance and one slot write per field through the slot's own descriptor,
+    where the generated ``__init__`` looks each name up for ``object.__setattr__`` (Paragraph 1.07 →
+    0.57 µs; an Article is rebuilt with its ~13 paragraphs from each of its three spill files, and
+    each entity an article's mentions fold into is made so).
+    Any other class is returned as it is (its ``__init__`` may check or derive)."""
+    names = init_fields(cls)
+    if hasattr(cls, "__post_init__") or getattr(cls, "__slots__", None) != tuple(names):
+        return cls
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    scope.update({f"set{i}": getattr(cls, name).__set__ for i, name in enumerate(names)})
+    values = ", ".join(f"v{i}" for i in range(len(names)))
+    writes = "".join(f"    set{i}(record, v{i})\n" for i in range(len(names)))
+    # generated as dataclasses generate __init__: the code is made here from the field names alone
+    exec(f"def build({values}):\n    record = new(cls)\n{writes}    return record\n", scope)
+    built: Callable[..., Any] = scope["build"]
+    return built

@@ -13,7 +13,6 @@ The pickled bytes stay plain pickle: any process that imports feedflow can read 
 from __future__ import annotations
 
 import copyreg
-import dataclasses
 import pickle
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from typing import Any
 
 from feedflow.core.dataset import KnownVersion, TableRow, WrittenFile
 from feedflow.core.neardup import Assignment, Edge, SigRecord
-from feedflow.model import Article, Entity, Paragraph, RawArticle, Rejection, TopicScore
+from feedflow.model import Article, Entity, Paragraph, RawArticle, Rejection, TopicScore, init_fields, slot_builder
 
 #: The record model, and the core's records that cross a shuffle (SigRecord: every signature, twice).
 RECORDS: tuple[type, ...] = (
@@ -31,12 +30,8 @@ RECORDS: tuple[type, ...] = (
 )  # fmt: skip
 
 
-def _init_fields(cls: type) -> list[str]:
-    """The field names of ``cls``, in ``__init__``'s order; every field must be one (rebuilt from values)."""
-    names = [f.name for f in dataclasses.fields(cls) if f.init]
-    if len(names) != len(dataclasses.fields(cls)):
-        raise TypeError(f"{cls.__name__} has fields outside __init__: it cannot be rebuilt from its values")
-    return names
+_init_fields = init_fields
+_slot_builder = slot_builder  # (tests/test_fastpaths.py)
 
 
 def _reducer(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
@@ -46,26 +41,6 @@ def _reducer(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
         return cls, values(record)
 
     return reduce
-
-
-def _slot_builder(cls: type) -> Callable[..., Any]:
-    """A function ``(*values) -> record`` that makes what ``cls(*values)`` makes, about twice as fast
-    for a class whose ``__init__`` only stores its arguments (a frozen, slotted dataclass without
-    ``__post_init__``): a new instance and one slot write per field through the slot's own descriptor,
-    where the generated ``__init__`` looks each name up for ``object.__setattr__`` (Paragraph 1.07 →
-    0.57 µs; an Article is rebuilt with its ~13 paragraphs from each of its three spill files).
-    Any other class is returned as it is (its ``__init__`` may check or derive)."""
-    names = _init_fields(cls)
-    if hasattr(cls, "__post_init__") or getattr(cls, "__slots__", None) != tuple(names):
-        return cls
-    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    scope.update({f"set{i}": getattr(cls, name).__set__ for i, name in enumerate(names)})
-    values = ", ".join(f"v{i}" for i in range(len(names)))
-    writes = "".join(f"    set{i}(record, v{i})\n" for i in range(len(names)))
-    # generated as dataclasses generate __init__: the code is made here from the field names alone
-    exec(f"def build({values}):\n    record = new(cls)\n{writes}    return record\n", scope)
-    built: Callable[..., Any] = scope["build"]
-    return built
 
 
 _ARTICLE_FIELDS = _init_fields(Article)
