@@ -191,6 +191,45 @@ def test_the_part_writer_bounds_buffered_bytes_so_long_rows_are_not_kept_to_the_
     assert sorted(t for (t,) in texts) == sorted("x" * 5_000 if n % 10 == 0 else "short" for n in range(300))
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 9), st.sampled_from(["date=2024-01-01", "date=2024-01-02"]), st.booleans()),
+        max_size=12,
+    )
+)
+def test_rows_as_columns_and_single_rows_reach_the_files_as_the_same_rows(
+    tmp_path_factory: pytest.TempPathFactory, batches: list[tuple[int, str, bool]]
+) -> None:
+    # Batches of paragraph rows given as columns (TableRows) and the same rows one by one (TableRow),
+    # mixed in one buffer, cut by small limits (a batch longer than a file, files closed early): every
+    # row lands once, with its values; a column the batch lacks is null.
+    staging = tmp_path_factory.mktemp("cols") / "_staging" / "r1"
+    writer = PartFileWriter(str(staging), load_schemas(), max_rows=5, row_group_rows=4, max_buffered_rows=7)
+    files, expected, n = [], [], 0
+    for count, partition, as_columns in batches:
+        values = [(f"a{n + i}", 1, i, f"text {n + i}", n + i, None, i % 2 == 0, "r1") for i in range(count)]
+        n += count
+        names = ["article_id", "version", "position", "text", "key_hash", "duplicate_of", "boilerplate", "run_id"]
+        if as_columns:
+            columns = {name: [v[k] for v in values] for k, name in enumerate(names) if name != "duplicate_of"}
+            files += writer.add(ds.TableRows("paragraphs", partition, columns, count))
+        else:
+            for v in values:
+                files += writer.add(ds.TableRow("paragraphs", partition, dict(zip(names, v, strict=True))))
+        expected += [(v[0], v[3], v[4], v[5], v[6], partition.removeprefix("date=")) for v in values]
+        assert writer.buffered_rows <= 7
+    files += writer.flush()
+    assert writer.buffered_rows == 0 and sum(f.rows for f in files) == n
+    assert all(f.rows <= 5 for f in files)
+    if n:
+        query = (
+            "SELECT article_id, text, key_hash, duplicate_of, boilerplate, CAST(date AS VARCHAR) "
+            f"FROM read_parquet('{staging}/paragraphs/**/*.parquet', hive_partitioning=1)"
+        )
+        assert sorted(duckdb.sql(query).fetchall()) == sorted(expected)
+
+
 def test_a_rows_buffered_size_counts_its_text_and_signature() -> None:
     assert ds.buffered_size({"text": "abc"}) == ds.ROW_OVERHEAD_BYTES + 3
     assert ds.buffered_size({"text": None, "minhash": [1] * 128}) == ds.ROW_OVERHEAD_BYTES + 36 * 128

@@ -59,6 +59,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
@@ -101,6 +102,24 @@ class TableRow:
     partition: str
     row: dict[str, Any]
 
+    @property
+    def count(self) -> int:
+        return 1
+
+
+@dataclass(frozen=True, slots=True)
+class TableRows:
+    """Rows of one output table in one partition, as columns: every column of the table's schema, each
+    a list of ``count`` values. An article's rows come so (one per table): the writer extends its
+    buffers by whole columns and Arrow converts them from those, with no dict made per row. The 20k
+    bench articles' 717,689 rows, made and written article by article: 5.2–6.4 → 3.4–3.7 CPU s (three
+    pairs in turn), the same rows in the tables (DuckDB ``EXCEPT ALL`` both ways)."""
+
+    table: str
+    partition: str
+    columns: dict[str, list[Any]]
+    count: int
+
 
 def safe_partition_value(value: str, limit: int = 120) -> str:
     """A partition folder value that cannot escape DIR or surprise a filesystem, and that Hive readers
@@ -141,82 +160,74 @@ def article_date(article: Article) -> date:
     return (article.published_at or article.fetched_at).date()
 
 
-def article_rows(article: Article, run_id: str, partition_by: Sequence[str]) -> list[TableRow]:
-    """All rows an article contributes: one article row, its paragraphs and its entities."""
+#: The columns of the paragraphs and entities tables that are their records' fields (Arrow takes an
+#: entity's ``surface_forms`` tuple as the list it is stored as).
+_PARAGRAPH_FIELDS = ("position", "text", "key_hash", "duplicate_of", "boilerplate")
+_ENTITY_FIELDS = ("entity", "label", "mentions", "surface_forms", "first_offset")
+
+
+def _article_child_rows(
+    table: str, partition: str, article: Article, run_id: str, columns: dict[str, list[Any]], count: int
+) -> TableRows:
+    """Rows of a table keyed by the article (paragraphs, entities): its id, version and the run's id
+    on each row besides ``columns``."""
+    keyed: dict[str, list[Any]] = {"article_id": [article.article_id] * count, "version": [article.version] * count}
+    return TableRows(table, partition, {**keyed, **columns, "run_id": [run_id] * count}, count)
+
+
+def article_rows(article: Article, run_id: str, partition_by: Sequence[str]) -> list[TableRows]:
+    """All rows an article contributes, as columns per table: one article row, its paragraphs and its
+    entities (a table without rows is left out)."""
     partition = partition_path(article_date(article), article.source, partition_by)
     text = article.text
     body = article.body
     rows = [
-        TableRow(
+        TableRows(
             "articles",
             partition,
             {
-                "article_id": article.article_id,
-                "version": article.version,
-                "url": article.url,
-                "source": article.source,
-                "feed_url": article.feed_url,
-                "title": article.title,
-                "authors": list(article.authors),
-                "published_at": article.published_at,
-                "fetched_at": article.fetched_at,
-                "language": article.language,
-                "summary": article.summary,
-                "text": text,
-                "word_count": len(text.split()),
-                "paragraph_count": len(body),
-                "duplicate_paragraphs": article.duplicate_paragraphs,
+                "article_id": [article.article_id],
+                "version": [article.version],
+                "url": [article.url],
+                "source": [article.source],
+                "feed_url": [article.feed_url],
+                "title": [article.title],
+                "authors": [list(article.authors)],
+                "published_at": [article.published_at],
+                "fetched_at": [article.fetched_at],
+                "language": [article.language],
+                "summary": [article.summary],
+                "text": [text],
+                "word_count": [len(text.split())],
+                "paragraph_count": [len(body)],
+                "duplicate_paragraphs": [article.duplicate_paragraphs],
                 "topics": [
-                    {"code": t.code, "label": t.label, "score": t.score, "evidence": list(t.evidence)}
-                    for t in article.topics
+                    [
+                        {"code": t.code, "label": t.label, "score": t.score, "evidence": list(t.evidence)}
+                        for t in article.topics
+                    ]
                 ],
-                "entities_tagged": article.entities_tagged,
-                "content_hash": article.content_hash,
-                "page_status": article.page_status,
-                "duplicate_of": article.duplicate_of,
-                "similarity": article.similarity,
-                "minhash": list(article.minhash) or None,
-                "input": article.input,
-                "locator": article.locator,
-                "kind": article.kind,
-                "run_id": run_id,
+                "entities_tagged": [article.entities_tagged],
+                "content_hash": [article.content_hash],
+                "page_status": [article.page_status],
+                "duplicate_of": [article.duplicate_of],
+                "similarity": [article.similarity],
+                "minhash": [list(article.minhash) or None],
+                "input": [article.input],
+                "locator": [article.locator],
+                "kind": [article.kind],
+                "run_id": [run_id],
             },
+            1,
         )
     ]
-    rows.extend(
-        TableRow(
-            "paragraphs",
-            partition,
-            {
-                "article_id": article.article_id,
-                "version": article.version,
-                "position": p.position,
-                "text": p.text,
-                "key_hash": p.key_hash,
-                "duplicate_of": p.duplicate_of,
-                "boilerplate": p.boilerplate,
-                "run_id": run_id,
-            },
-        )
-        for p in article.paragraphs
-    )
-    rows.extend(
-        TableRow(
-            "entities",
-            partition,
-            {
-                "article_id": article.article_id,
-                "version": article.version,
-                "entity": e.entity,
-                "label": e.label,
-                "mentions": e.mentions,
-                "surface_forms": list(e.surface_forms),
-                "first_offset": e.first_offset,
-                "run_id": run_id,
-            },
-        )
-        for e in article.entities
-    )
+    for table, records, fields in (
+        ("paragraphs", article.paragraphs, _PARAGRAPH_FIELDS),
+        ("entities", article.entities, _ENTITY_FIELDS),
+    ):
+        if records:
+            columns = {name: list(map(attrgetter(name), records)) for name in fields}
+            rows.append(_article_child_rows(table, partition, article, run_id, columns, len(records)))
     return rows
 
 
@@ -372,11 +383,24 @@ def buffered_size(row: Mapping[str, Any]) -> int:
     return ROW_OVERHEAD_BYTES + (len(text) if text else 0) + (36 * len(minhash) if minhash else 0)
 
 
+def _columns_size(columns: Mapping[str, list[Any]], count: int) -> int:
+    """:func:`buffered_size` summed over rows given as columns."""
+    size = ROW_OVERHEAD_BYTES * count
+    texts = columns.get("text")
+    if texts:
+        size += sum(len(text) for text in texts if text)
+    signatures = columns.get("minhash")
+    if signatures:
+        size += 36 * sum(len(signature) for signature in signatures if signature)
+    return size
+
+
 class PartFileWriter:
     """Writes rows into Parquet part files, one file per (table, partition) at a time, with exact schemas.
 
     One writer per bundle: ``add`` returns the files it had to close, ``flush`` closes the rest. Rows
-    are buffered per (table, partition) and written as a row group when that buffer reaches
+    (one :class:`TableRow`, or :class:`TableRows` as columns) are buffered per (table, partition), as
+    one list per column of the table's schema, and written as a row group when that buffer reaches
     ``row_group_rows``, or, for the largest buffers (by :func:`buffered_size`), when all buffers
     together hold more than ``max_buffered_rows`` rows or ``max_buffered_bytes``: memory stays bounded
     however many rows and partitions a bundle has (the in-process runner makes a whole stage one
@@ -409,23 +433,38 @@ class PartFileWriter:
         self._max_buffered = max_buffered_rows
         self._max_bytes = max_buffered_bytes
         self._max_open = max_open_files
-        self._buffers: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        # per (table, partition): the buffered rows as one list per column of the table's schema
+        self._buffers: dict[tuple[str, str], dict[str, list[Any]]] = {}
+        self._counts: dict[tuple[str, str], int] = {}  # rows per buffer
         self._sizes: dict[tuple[str, str], int] = {}  # buffered_size summed per buffer
         self._buffered = 0
         self._buffered_bytes = 0
         self._open: dict[tuple[str, str], _OpenPart] = {}  # least recently written first
         self.write_ns = 0
 
-    def add(self, row: TableRow) -> list[WrittenFile]:
-        key = (row.table, row.partition)
-        buffer = self._buffers.setdefault(key, [])
-        buffer.append(row.row)
-        size = buffered_size(row.row)
+    def add(self, rows: TableRow | TableRows) -> list[WrittenFile]:
+        """Buffers one row, or rows given as columns (a column the schema has and they lack is null)."""
+        key = (rows.table, rows.partition)
+        buffer = self._buffers.get(key)
+        if buffer is None:
+            buffer = self._buffers[key] = {name: [] for name in self._schemas[rows.table].arrow.names}
+        if isinstance(rows, TableRows):
+            given = rows.columns
+            for name, column in buffer.items():
+                values = given.get(name)
+                column.extend(values if values is not None else [None] * rows.count)
+            size = _columns_size(given, rows.count)
+        else:
+            row = rows.row
+            for name, column in buffer.items():
+                column.append(row.get(name))
+            size = buffered_size(row)
+        count = self._counts[key] = self._counts.get(key, 0) + rows.count
         self._sizes[key] = self._sizes.get(key, 0) + size
-        self._buffered += 1
+        self._buffered += rows.count
         self._buffered_bytes += size
         closed: list[WrittenFile] = []
-        if len(buffer) >= self._row_group_rows:
+        if count >= self._row_group_rows:
             closed += self._timed(self._write_group, key)
         while self._buffered > self._max_buffered or self._buffered_bytes > self._max_bytes:
             largest = max(self._sizes, key=self._sizes.__getitem__)
@@ -459,22 +498,29 @@ class PartFileWriter:
 
     def _write_group(self, key: tuple[str, str]) -> list[WrittenFile]:
         """Writes ``key``'s buffered rows as row groups of its open file(s), closing full files."""
-        rows = self._buffers.pop(key, [])
-        self._buffered -= len(rows)
+        columns = self._buffers.pop(key, {})
+        count = self._counts.pop(key, 0)
+        self._buffered -= count
         self._buffered_bytes -= self._sizes.pop(key, 0)
+        schema = self._schemas[key[0]].arrow
         closed: list[WrittenFile] = []
-        while rows:
+        done = 0
+        while done < count:
             part = self._open.pop(key, None)
             if part is None:
                 if len(self._open) >= self._max_open:
                     closed += self._close(next(iter(self._open)))
                 table, partition = key
                 relpath = f"{table}/{partition}/{part_name(self._prefix)}"
-                part = _OpenPart(self._base, relpath, self._schemas[table].arrow)
+                part = _OpenPart(self._base, relpath, schema)
             self._open[key] = part  # now the most recently written
-            room = self._max_rows - part.rows
-            chunk, rows = rows[:room], rows[room:]
-            part.write(pa.Table.from_pylist(chunk, schema=self._schemas[key[0]].arrow))
+            room = min(self._max_rows - part.rows, count - done)
+            if done == 0 and room == count:
+                chunk = columns
+            else:
+                chunk = {name: column[done : done + room] for name, column in columns.items()}
+            part.write(pa.Table.from_pydict(chunk, schema=schema))
+            done += room
             if part.rows >= self._max_rows:
                 closed += self._close(key)
         return closed

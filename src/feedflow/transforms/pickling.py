@@ -19,14 +19,14 @@ from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-from feedflow.core.dataset import KnownVersion, TableRow, WrittenFile
+from feedflow.core.dataset import KnownVersion, TableRow, TableRows, WrittenFile
 from feedflow.core.neardup import Assignment, Edge, SigRecord
 from feedflow.model import Article, Entity, Paragraph, RawArticle, Rejection, TopicScore, init_fields, slot_builder
 
 #: The record model, and the core's records that cross a shuffle (SigRecord: every signature, twice).
 RECORDS: tuple[type, ...] = (
     Article, Paragraph, Entity, TopicScore, RawArticle, Rejection,
-    SigRecord, Edge, Assignment, KnownVersion, TableRow, WrittenFile,
+    SigRecord, Edge, Assignment, KnownVersion, TableRow, TableRows, WrittenFile,
 )  # fmt: skip
 
 

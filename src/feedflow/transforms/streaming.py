@@ -277,7 +277,7 @@ class CommitInOrderFn(InEventTimeOrder):
                 continue
             updated += kept.version > 1
             for row in article_rows(kept, run_id, self._partition_by):
-                stats[f"rows_{row.table}"] += 1
+                stats[f"rows_{row.table}"] += row.count
                 files += writer.add(row)
         rejects: list[Rejection] = groups.get("reject", [])
         for rejection in rejects:
