@@ -230,6 +230,14 @@ def test_rows_as_columns_and_single_rows_reach_the_files_as_the_same_rows(
         assert sorted(duckdb.sql(query).fetchall()) == sorted(expected)
 
 
+def test_rows_whose_columns_differ_in_length_are_refused_where_they_are_added(tmp_path: Path) -> None:
+    writer = PartFileWriter(str(tmp_path / "_staging" / "r1"), load_schemas())
+    columns = {"article_id": ["a1", "a2"], "version": [1], "position": [0, 1], "text": ["x", "y"]}
+    with pytest.raises(ValueError, match=r"2 rows but columns \['version'\]"):
+        writer.add(ds.TableRows("paragraphs", "date=2024-01-01", columns, 2))
+    assert writer.buffered_rows == 0 and writer.flush() == []
+
+
 def test_a_rows_buffered_size_counts_its_text_and_signature() -> None:
     assert ds.buffered_size({"text": "abc"}) == ds.ROW_OVERHEAD_BYTES + 3
     assert ds.buffered_size({"text": None, "minhash": [1] * 128}) == ds.ROW_OVERHEAD_BYTES + 36 * 128

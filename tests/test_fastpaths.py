@@ -24,7 +24,7 @@ from feedflow.core.dedup import (
     normalize_for_dedup,
     normalized_body,
 )
-from feedflow.model import Article, Entity, Paragraph, TopicScore
+from feedflow.model import Article, Entity, Paragraph, TopicScore, slot_builder
 from feedflow.transforms import pickling
 
 ASCII = [chr(i) for i in range(128)]
@@ -158,11 +158,11 @@ def test_an_articles_dates_round_trip_exactly_with_their_time_zone(
 def test_the_slot_builder_makes_what_the_constructor_makes_and_only_where_that_is_all_it_does() -> None:
     from dataclasses import dataclass, fields
 
-    build = pickling._slot_builder(Article)
+    build = slot_builder(Article)
     values = [getattr(_ARTICLE, f.name) for f in fields(Article)]
     rebuilt = build(*values)
     assert type(rebuilt) is Article and rebuilt == _ARTICLE and hash(rebuilt.paragraphs) == hash(_ARTICLE.paragraphs)
-    paragraph = pickling._slot_builder(Paragraph)(3, "text", -7, 1, True)
+    paragraph = slot_builder(Paragraph)(3, "text", -7, 1, True)
     assert paragraph == Paragraph(3, "text", -7, 1, True)
     with pytest.raises(FrozenInstanceError):
         paragraph.text = "changed"  # type: ignore[misc]  # the point: still frozen
@@ -180,7 +180,7 @@ def test_the_slot_builder_makes_what_the_constructor_makes_and_only_where_that_i
         value: int
 
     # a class whose __init__ does more than store (or that has no slots) keeps its own constructor
-    assert pickling._slot_builder(Checked) is Checked and pickling._slot_builder(Unslotted) is Unslotted
+    assert slot_builder(Checked) is Checked and slot_builder(Unslotted) is Unslotted
 
 
 def test_the_core_records_that_cross_shuffles_pickle_through_the_reducers_too() -> None:

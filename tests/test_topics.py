@@ -22,6 +22,8 @@ from feedflow.core.topics import (
     _PARAGRAPH_SEPARATOR,
     CROSS_LISTED,
     LEARNED_WEIGHT,
+    MAX_EVIDENCE,
+    SMOOTHING,
     TITLE_WEIGHT,
     IptcConcept,
     IptcVocabulary,
@@ -654,14 +656,14 @@ def reference_tag(tagger: TopicTagger, title: str, paragraphs: list[str]) -> tup
         (
             (score, code)
             for code, value in evidence.items()
-            if (score := round(value / (best + 1.0), 4)) >= tagger.config.min_score and score > 0.0
+            if (score := round(value / (best + SMOOTHING), 4)) >= tagger.config.min_score and score > 0.0
         ),
         key=lambda sc: (-sc[0], sc[1]),
     )
     out = []
     for score, code in scored[: tagger.config.max_topics]:
         ranked = sorted(contributions[code], key=lambda vl: (-vl[0], vl[1]))
-        labels = tuple(dict.fromkeys(label for _, label in ranked if label))[:5]
+        labels = tuple(dict.fromkeys(label for _, label in ranked if label))[:MAX_EVIDENCE]
         out.append(TopicScore(code=code, label=tagger._tops[code].label, score=score, evidence=labels))
     return tuple(out)
 

@@ -5,7 +5,7 @@ Frozen, slotted dataclasses pickle through ``dataclasses._dataclass_getstate/_se
 encode+decode time. Here each record class is reduced to ``(cls, field values)`` instead (an Article
 with its paragraphs as value tuples, :func:`_reduce_article`), rebuilt by its own ``__init__`` (same
 values, same validation; an Article and its paragraphs by an equivalent faster builder,
-:func:`_slot_builder`), registered with :mod:`copyreg` once per process
+:func:`feedflow.model.slot_builder`), registered with :mod:`copyreg` once per process
 on import of :mod:`feedflow.transforms.base` (so on every Beam worker that runs a feedflow DoFn).
 The pickled bytes stay plain pickle: any process that imports feedflow can read them.
 """
@@ -30,12 +30,8 @@ RECORDS: tuple[type, ...] = (
 )  # fmt: skip
 
 
-_init_fields = init_fields
-_slot_builder = slot_builder  # (tests/test_fastpaths.py)
-
-
 def _reducer(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
-    values = attrgetter(*_init_fields(cls))
+    values = attrgetter(*init_fields(cls))
 
     def reduce(record: Any) -> tuple[type, tuple[Any, ...]]:
         return cls, values(record)
@@ -43,13 +39,13 @@ def _reducer(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
     return reduce
 
 
-_ARTICLE_FIELDS = _init_fields(Article)
+_ARTICLE_FIELDS = init_fields(Article)
 _PARAGRAPHS_AT = _ARTICLE_FIELDS.index("paragraphs")
 _DATES_AT = (_ARTICLE_FIELDS.index("published_at"), _ARTICLE_FIELDS.index("fetched_at"))
 _article_values = attrgetter(*_ARTICLE_FIELDS)
-_paragraph_values = attrgetter(*_init_fields(Paragraph))
-_new_paragraph = _slot_builder(Paragraph)
-_new_article = _slot_builder(Article)
+_paragraph_values = attrgetter(*init_fields(Paragraph))
+_new_paragraph = slot_builder(Paragraph)
+_new_article = slot_builder(Article)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -76,7 +72,7 @@ def _reduce_article(article: Article) -> tuple[Callable[..., Article], tuple[Any
 
 def _rebuild_article(values: tuple[Any, ...], paragraphs: tuple[tuple[Any, ...], ...]) -> Article:
     """The Article of :func:`_reduce_article`, made as its own ``__init__`` makes it (and each
-    Paragraph as its does): :func:`_slot_builder`."""
+    Paragraph as its does): :func:`feedflow.model.slot_builder`."""
     rebuilt = list(values)
     rebuilt[_PARAGRAPHS_AT] = tuple([_new_paragraph(*p) for p in paragraphs])
     for at in _DATES_AT:
