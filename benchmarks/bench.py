@@ -258,11 +258,14 @@ class Measure:
         return float(self.result["seconds"])
 
     @property
-    def cpu_steady(self) -> float:
-        """CPU seconds less the startup's (the baseline reports its own nlp.pipe CPU, load excluded)."""
+    def cpu_steady(self) -> float | None:
+        """CPU seconds less the startup's (the baseline reports its own nlp.pipe CPU, load excluded);
+        None where the run took no more than twice its startup's CPU (the difference is noise: a 300-article
+        run can take less CPU than the 20-article startup run, which gave "300,000 articles per CPU s")."""
         if self.name == "baseline":
             return float(self.result["pipe_cpu_s"])
-        return max(float(self.result["cpu_s"]) - self.startup[1], 1e-3)
+        cpu = float(self.result["cpu_s"])
+        return cpu - self.startup[1] if cpu > 2 * self.startup[1] else None
 
     @property
     def wall_steady(self) -> float | None:
@@ -275,11 +278,12 @@ class Measure:
     def rate_steady(self) -> float | None:
         return self.articles / self.wall_steady if self.wall_steady else None
 
-    def rate_cpu(self) -> float:
-        return self.articles / self.cpu_steady
+    def rate_cpu(self) -> float | None:
+        steady = self.cpu_steady
+        return self.articles / steady if steady else None
 
     def row(self) -> dict[str, Any]:
-        steady = self.rate_steady()
+        steady, per_cpu = self.rate_steady(), self.rate_cpu()
         return {
             "size": self.size,
             "run": self.name,
@@ -291,7 +295,7 @@ class Measure:
             "articles_per_s": round(self.rate(), 1),
             "words_per_s": round(self.words / self.seconds),
             "articles_per_s_steady": None if steady is None else round(steady, 1),
-            "articles_per_cpu_s": round(self.rate_cpu(), 1),
+            "articles_per_cpu_s": None if per_cpu is None else round(per_cpu, 1),
             "peak_rss_mib": round(self.result["peak_rss_mib"]),
             "stages_s": {k: round(v, 2) for k, v in self.stages.items()},
             "raw": self.result,
@@ -377,6 +381,18 @@ def _target(target: str, value: float | None, met: bool, note: str) -> dict[str,
     return {"target": target, "value": value, "met": met, "note": note}
 
 
+def _too_small(measure: Measure, clock: str = "CPU") -> str:
+    """Why a target has no figure: the run was not more than twice its startup (``clock``: CPU or wall)."""
+    if clock == "CPU":
+        run, startup = float(measure.result["cpu_s"]), measure.startup[1]
+    else:
+        run, startup = measure.seconds, measure.startup[0]
+    return (
+        f"{measure.size:,} articles took {run:.1f} {clock} s, not more than twice the startup's "
+        f"{startup:.1f}, so what is left after the startup is noise; use 5,000 articles or more"
+    )
+
+
 def targets(measures: list[Measure]) -> list[dict[str, Any]]:
     """The issue's targets, each with the measured figure. Rates are per CPU second less startup
     (robust on a shared machine); the wall-clock figure is in the note. Workers scaling is wall only."""
@@ -387,42 +403,51 @@ def targets(measures: list[Measure]) -> list[dict[str, Any]]:
     if ner_sizes:
         n = ner_sizes[-1]
         full1, base1 = by.get((n, "full", 1)), by.get((n, "baseline", 1))
-        if full1 and base1:
+        what = f"all stages ≥ 0.9 × raw nlp.pipe, 1 worker ({n:,})"
+        full_cpu = full1.cpu_steady if full1 else None
+        if full1 and base1 and full_cpu is None:
+            out.append(_target(what, None, False, _too_small(full1)))
+        elif full1 and base1 and full_cpu is not None:
             value = ratio(full1.rate_cpu(), base1.rate_cpu())
             note = (
-                f"{full1.rate_cpu():.1f} vs {base1.rate_cpu():.1f} articles per CPU s; wall: "
+                f"{full1.rate_cpu() or 0:.1f} vs {base1.rate_cpu() or 0:.1f} articles per CPU s; wall: "
                 f"{ratio(full1.rate_steady(), base1.rate())} without startup, {ratio(full1.rate(), base1.rate())} with"
             )
             model = full1.stages.get("NER")
+            baseline_cpu = float(base1.result["pipe_cpu_s"])
             if model:  # the model's own time moves ±5% between two runs: show the ratio without that spread
-                outside = full1.cpu_steady - model
+                outside = full_cpu - model
                 note += (
-                    f"; model {model:.1f} vs {base1.cpu_steady:.1f} CPU s, the rest of the run {outside:.1f} CPU s: "
-                    f"{equal_model_ratio(base1.cpu_steady, outside)} with the model at the baseline's time"
+                    f"; model {model:.1f} vs {baseline_cpu:.1f} CPU s, the rest of the run {outside:.1f} CPU s: "
+                    f"{equal_model_ratio(baseline_cpu, outside)} with the model at the baseline's time"
                 )
-            out.append(_target(f"all stages ≥ 0.9 × raw nlp.pipe, 1 worker ({n:,})", value, (value or 0) >= 0.9, note))
+            out.append(_target(what, value, (value or 0) >= 0.9, note))
         full2 = by.get((n, "full", 2))
         if full1 and full2:
             value = ratio(full2.rate_steady(), full1.rate_steady())
             base2 = by.get((n, "baseline", 2))
             note = f"with startup {ratio(full2.rate(), full1.rate())}"
+            if value is None:
+                note = f"{_too_small(full1 if full1.wall_steady is None else full2, 'wall')}; {note}"
             if base1 and base2:
                 note += f"; nlp.pipe n_process 2 ÷ 1: {ratio(base2.rate(), base1.rate())}"
             out.append(_target(f"--workers 2 ≥ 1.7 × --workers 1, wall ({n:,})", value, (value or 0) >= 1.7, note))
     for n in sizes:
         skip1 = by.get((n, "skip", 1))
-        if skip1:
-            value = round(skip1.rate_cpu(), 1)
+        what = f"--skip entities,topics ≥ 1,000 articles/s, 1 core ({n:,})"
+        if skip1 and skip1.cpu_steady is None:
+            out.append(_target(what, None, False, _too_small(skip1)))
+        elif skip1:
+            value = round(skip1.rate_cpu() or 0, 1)
             steady = skip1.rate_steady()
             note = f"wall: {steady or 0:.0f}/s without startup, {skip1.rate():.0f}/s with"
             repeats = skip1.result.get("repeats_cpu_s")
             if repeats:  # the figure is the fastest run's: say so, with the middle one's
-                middle = max(statistics.median(repeats) - skip1.startup[1], 1e-3)
+                middle = statistics.median(repeats) - skip1.startup[1]
                 note += (
                     f"; fastest of {len(repeats)} runs (CPU s {', '.join(f'{c:.1f}' for c in repeats)}), "
                     f"median {n / middle:.0f} per CPU s"
                 )
-            what = f"--skip entities,topics ≥ 1,000 articles/s, 1 core ({n:,})"
             out.append(_target(what, value, value >= 1000, note))
     if len(sizes) >= 2:
         small, large = sizes[0], sizes[-1]
@@ -463,10 +488,11 @@ def markdown(record: dict[str, Any]) -> str:
         vs = ratio(r["articles_per_cpu_s"], b["articles_per_cpu_s"]) if b and r["run"] == "full" else None
         steady = "" if r["articles_per_s_steady"] is None else f"{r['articles_per_s_steady']:,.0f}"
         startup = "" if r["run"] == "baseline" else f"{r['startup_s']:.1f}"
+        per_cpu = "" if r["articles_per_cpu_s"] is None else f"{r['articles_per_cpu_s']:,.1f}"
         lines.append(
             f"| {r['size']:,} | {RUN_NAMES[r['run']]} | {r['workers']} | {r['seconds']:.1f} | {startup} "
             f"| {r['articles_per_s']:,.1f} | {r['words_per_s']:,} | {steady} | {r['cpu_s']:.1f} "
-            f"| {r['articles_per_cpu_s']:,.1f} | {r['peak_rss_mib']:,} | {'' if vs is None else f'{vs:.2f}'} |"
+            f"| {per_cpu} | {r['peak_rss_mib']:,} | {'' if vs is None else f'{vs:.2f}'} |"
         )
     lines += [
         "",
@@ -488,11 +514,13 @@ def markdown(record: dict[str, Any]) -> str:
         lines.append(
             f"| {r['size']:,} | {r['run']} | {r['workers']} | "
             + " | ".join(f"{stages.get(n, 0):.1f}" for n in names)
-            + f" | {rest:.1f} |"
+            # no rest where the run is within twice its startup (Measure.cpu_steady): it was negative noise
+            + (" |  |" if r["articles_per_cpu_s"] is None else f" | {rest:.1f} |")
         )
     lines += ["", "| target | measured | met | note |", "|---|---|---|---|"]
     for t in record["targets"]:
-        lines.append(f"| {t['target']} | {t['value']} | {'yes' if t['met'] else 'no'} | {t['note']} |")
+        value, met = ("—", "not measured") if t["value"] is None else (t["value"], "yes" if t["met"] else "no")
+        lines.append(f"| {t['target']} | {value} | {met} | {t['note']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -571,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
                     measures.append(m)
                     print(
                         f"{n} {name} w{workers}: {m.seconds:.1f} s, {n / m.seconds:.0f} articles/s, "
-                        f"{m.rate_cpu():.0f} per CPU s w/o startup, peak RSS {r['peak_rss_mib']:.0f} MiB "
+                        f"{m.rate_cpu() or 0:.0f} per CPU s w/o startup, peak RSS {r['peak_rss_mib']:.0f} MiB "
                         f"(load {r['load_before']:.1f}→{r['load_after']:.1f})",
                         flush=True,
                     )
