@@ -238,6 +238,19 @@ def test_rows_whose_columns_differ_in_length_are_refused_where_they_are_added(tm
     assert writer.buffered_rows == 0 and writer.flush() == []
 
 
+def test_a_column_the_schema_lacks_is_refused_not_dropped(tmp_path: Path) -> None:
+    """A misspelt column ("postion") would have been left out of the file and the schema's column written
+    null, without a word; as columns or as one row, it is refused where it is added, and nothing is
+    buffered."""
+    writer = PartFileWriter(str(tmp_path / "_staging" / "r1"), load_schemas())
+    columns = {"article_id": ["a1"], "version": [1], "postion": [0], "text": ["x"]}
+    with pytest.raises(ValueError, match=r"\['postion'\] are not columns"):
+        writer.add(ds.TableRows("paragraphs", "date=2024-01-01", columns, 1))
+    with pytest.raises(ValueError, match=r"\['postion'\] are not columns"):
+        writer.add(ds.TableRow("paragraphs", "date=2024-01-01", {k: v[0] for k, v in columns.items()}))
+    assert writer.buffered_rows == 0 and writer.flush() == []
+
+
 def test_a_rows_buffered_size_counts_its_text_and_signature() -> None:
     assert ds.buffered_size({"text": "abc"}) == ds.ROW_OVERHEAD_BYTES + 3
     assert ds.buffered_size({"text": None, "minhash": [1] * 128}) == ds.ROW_OVERHEAD_BYTES + 36 * 128

@@ -445,11 +445,16 @@ class PartFileWriter:
         self.write_ns = 0
 
     def add(self, rows: TableRow | TableRows) -> list[WrittenFile]:
-        """Buffers one row, or rows given as columns (a column the schema has and they lack is null)."""
+        """Buffers one row, or rows given as columns (a column the schema has and they lack is null; one
+        it lacks is refused: it would be dropped without a word)."""
         key = (rows.table, rows.partition)
         buffer = self._buffers.get(key)
         if buffer is None:
             buffer = self._buffers[key] = {name: [] for name in self._schemas[rows.table].arrow.names}
+        names = (rows.columns if isinstance(rows, TableRows) else rows.row).keys()
+        if not names <= buffer.keys():
+            unknown = sorted(names - buffer.keys())
+            raise ValueError(f"{rows.table} rows: {unknown} are not columns of the table's schema")
         if isinstance(rows, TableRows):
             given = rows.columns
             uneven = [name for name, values in given.items() if len(values) != rows.count]
