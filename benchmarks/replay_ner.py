@@ -66,10 +66,16 @@ def install(mode: str, cache_path: Path) -> dict[str, Any]:
     return cache
 
 
-def summary(output: Path) -> dict[str, Any]:
-    """CPU seconds of this process, the model's, the rest, and each step's timer, from the manifest."""
+def _manifests(output: Path) -> set[Path]:
+    return set((output / "_runs").glob("*.json"))
+
+
+def summary(output: Path, before: set[Path]) -> dict[str, Any]:
+    """CPU seconds of this process, the model's, the rest, and each step's timer, from the manifest of
+    this run (the one not in ``before``: an output that holds a dataset has the earlier runs' too)."""
     cpu = time.process_time()
-    [manifest] = [json.loads(p.read_text()) for p in sorted((output / "_runs").glob("*.json"))]
+    [path] = _manifests(output) - before
+    manifest = json.loads(path.read_text())
     metrics = manifest.get("metrics", {})
     steps = {k.removesuffix(".time_us"): v / 1e6 for k, v in metrics.items() if k.endswith(".time_us")}
     model = steps.get("TagEntities", 0.0) + metrics.get("TagEntities.setup_us", 0) / 1e6
@@ -92,13 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] != ["run"] or "--output" not in args[:-1] or workers != "1":
         parser.error("give `-- run INPUT... --output OUT [--workers 1]`: in-process runs only")
     cache = install(ns.mode, ns.cache)
+    output = Path(args[args.index("--output") + 1])
+    before = _manifests(output)
     rc = feedflow_main(args)
     if rc == 0 and ns.mode == "record":
         ns.cache.parent.mkdir(parents=True, exist_ok=True)
         with open(ns.cache, "wb") as handle:
             pickle.dump(cache, handle, protocol=pickle.HIGHEST_PROTOCOL)
     if rc == 0:
-        print(json.dumps(summary(Path(args[args.index("--output") + 1]))))
+        print(json.dumps(summary(output, before)))
     return rc
 
 

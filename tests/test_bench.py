@@ -1,8 +1,9 @@
-"""The benchmark's target arithmetic (benchmarks/bench.py): what the all-stages figure is compared with."""
+"""The benchmark tools' arithmetic (benchmarks/bench.py, benchmarks/replay_ner.py): what the figures are made of."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -106,3 +107,22 @@ def test_a_run_close_to_its_startup_gets_no_per_cpu_figure_and_its_targets_say_w
     assert tiny["value"] is None and not tiny["met"]
     assert "300 articles took 5.4 CPU s against the startup's 3.7 (a figure needs at least 1.5×" in tiny["note"]
     assert by_target["--skip entities,topics ≥ 1,000 articles/s, 1 core (5,000)"]["value"] == 1000.0
+
+
+def test_the_replay_tool_summarises_its_own_run_where_the_output_holds_earlier_ones(tmp_path: Path) -> None:
+    """`replay_ner.py` into an output that already holds a dataset (an earlier run's manifest beside this
+    run's) failed to unpack the two manifests after the run; it reads the one its run wrote."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "replay_ner.py"
+    spec = importlib.util.spec_from_file_location("feedflow_replay_ner", path)
+    assert spec is not None and spec.loader is not None
+    replay = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(replay)
+    runs = tmp_path / "_runs"
+    runs.mkdir()
+    (runs / "20261208T030000Z-aaaaaa.json").write_text(json.dumps({"metrics": {"TagEntities.time_us": 9_000_000}}))
+    before = replay._manifests(tmp_path)
+    (runs / "20261208T040000Z-bbbbbb.json").write_text(
+        json.dumps({"metrics": {"TagEntities.time_us": 2_000_000, "WriteParts.time_us": 500_000}})
+    )
+    found = replay.summary(tmp_path, before)
+    assert found["model_s"] == 2.0 and found["steps_s"] == {"TagEntities": 2.0, "WriteParts": 0.5}
